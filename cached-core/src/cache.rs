@@ -1,0 +1,463 @@
+//! [`Cache`]: the handle to one named cache and every method of the cache API.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{BackendError, Error, Result};
+use crate::flight::Flights;
+use crate::lock::LockQueues;
+use crate::stats::{CacheStats, Stats};
+use crate::store::{Lookup, Store, StoreError};
+use crate::ttl::Ttl;
+
+/// The `tracing` target of every event the cache emits: filter with `cached_core=debug` to
+/// see each hit, miss and write.
+pub const LOG_TARGET: &str = "cached_core";
+
+/// A handle to one named cache. Cloning is cheap (one reference count) and every clone
+/// talks to the same store, counters and locks.
+///
+/// Get one with [`cache()`](crate::cache) (the cache named "default"),
+/// [`get_cache`](crate::get_cache), or build a standalone one with [`Cache::new`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> cached_core::Result<()> {
+/// use std::time::Duration;
+///
+/// let cache = cached_core::cache();
+/// cache.set("greeting", "hello", None).await?;
+/// let greeting: Option<String> = cache.get("greeting").await?;
+/// assert_eq!(greeting.as_deref(), Some("hello"));
+///
+/// let visits = cache.incr("visits", 1).await?;
+/// assert_eq!(visits, 1);
+/// cache.set("session", &42_u64, Some(Duration::from_secs(60))).await?;
+/// assert!(cache.exists("session").await?);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) name: String,
+    pub(crate) backend: String,
+    pub(crate) store: Store,
+    pub(crate) default_ttl: Duration,
+    pub(crate) stats: Stats,
+    pub(crate) flights: Flights,
+    pub(crate) locks: LockQueues,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("name", &self.inner.name)
+            .field("backend", &self.inner.backend)
+            .field("default_ttl", &self.inner.default_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cache {
+    pub(crate) fn from_parts(
+        name: &str,
+        backend: &str,
+        store: Store,
+        default_ttl: Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                backend: backend.to_owned(),
+                store,
+                default_ttl,
+                stats: Stats::default(),
+                flights: Flights::default(),
+                locks: LockQueues::default(),
+            }),
+        }
+    }
+
+    /// The cache's name in the configuration.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The name of the backend the cache runs on (`"memory"`, `"redis"` or a custom name).
+    pub fn backend(&self) -> &str {
+        &self.inner.backend
+    }
+
+    /// The TTL of writes that do not give one.
+    pub fn default_ttl(&self) -> Duration {
+        self.inner.default_ttl
+    }
+
+    /// The value at `key`, or `None` when it is absent, expired, or does not decode as `T`
+    /// (which is logged at `warn` and counted as an error).
+    pub async fn get<T>(&self, key: &str) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match self.inner.store.get::<T>(key).await {
+            Ok(lookup) => Ok(self.count_lookup(key, lookup)),
+            Err(error) => Err(self.backend_error("get", key, error)),
+        }
+    }
+
+    /// The value at `key`, or `default` when there is none.
+    pub async fn get_or<T>(&self, key: &str, default: T) -> Result<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        Ok(self.get(key).await?.unwrap_or(default))
+    }
+
+    /// Stores `value` at `key` for `ttl`, or for the cache's default TTL when `None`. A zero
+    /// TTL removes the key, since the value would be expired at once.
+    pub async fn set<T>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + Send + Sync + 'static,
+    {
+        let ttl = ttl.unwrap_or(self.inner.default_ttl);
+        if ttl.is_zero() {
+            return self.delete(key).await.map(drop);
+        }
+        match self.inner.store.set(key, value, ttl).await {
+            Ok(evicted) => {
+                self.count_set(key, ttl, evicted);
+                Ok(())
+            }
+            Err(error) => Err(self.store_error("set", key, error)),
+        }
+    }
+
+    /// The value at `key`; on a miss, the value `loader` produces, stored for `ttl` (or the
+    /// default TTL).
+    ///
+    /// # Concurrent calls on the same key
+    ///
+    /// Concurrent misses of one key in this process run `loader` once; the other callers
+    /// wait for its value.
+    ///
+    /// # Failures
+    ///
+    /// The cache never fails this call: a backend error on read is a miss and on write is
+    /// skipped; both are logged at `warn` and counted in [`stats`](Cache::stats).
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, loader: F, ttl: Option<Duration>) -> T
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        if let Some(value) = self.lookup(key).await {
+            return value;
+        }
+        self.inner
+            .flights
+            .run(key, || async {
+                if let Some(value) = self.recheck(key).await {
+                    return value;
+                }
+                let value = loader().await;
+                self.store_quietly(key, &value, ttl).await;
+                value
+            })
+            .await
+    }
+
+    /// As [`get_or_set`](Cache::get_or_set) with a fallible loader: an `Err` is returned to
+    /// its caller and not stored; a waiting caller then runs its own loader.
+    pub async fn try_get_or_set<T, E, F, Fut>(
+        &self,
+        key: &str,
+        loader: F,
+        ttl: Option<Duration>,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        if let Some(value) = self.lookup(key).await {
+            return Ok(value);
+        }
+        self.inner
+            .flights
+            .run_fallible(key, || async {
+                if let Some(value) = self.recheck(key).await {
+                    return Ok(value);
+                }
+                let value = loader().await?;
+                self.store_quietly(key, &value, ttl).await;
+                Ok(value)
+            })
+            .await
+    }
+
+    /// Removes `key`; returns whether it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        match self.inner.store.delete(key).await {
+            Ok(removed) => {
+                self.count_deletes(key, usize::from(removed));
+                Ok(removed)
+            }
+            Err(error) => Err(self.backend_error("delete", key, error)),
+        }
+    }
+
+    /// Removes each of `keys`; returns how many existed.
+    pub async fn delete_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<usize> {
+        let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+        match self.inner.store.delete_many(&keys).await {
+            Ok(removed) => {
+                self.count_deletes(&keys.join(" "), removed);
+                Ok(removed)
+            }
+            Err(error) => Err(self.backend_error("delete_many", &keys.join(" "), error)),
+        }
+    }
+
+    /// Removes every key matching the glob `pattern`, with Redis' rules: `*` any run of
+    /// characters, `?` one character, `[abc]`/`[^a-z]` a class, `\` before any of them for
+    /// the character itself. Returns how many keys were removed.
+    pub async fn delete_pattern(&self, pattern: &str) -> Result<usize> {
+        match self.inner.store.delete_pattern(pattern).await {
+            Ok(removed) => {
+                self.count_deletes(pattern, removed);
+                Ok(removed)
+            }
+            Err(error) => Err(self.backend_error("delete_pattern", pattern, error)),
+        }
+    }
+
+    /// Removes every key of this cache.
+    pub async fn clear(&self) -> Result<()> {
+        self.inner
+            .store
+            .clear()
+            .await
+            .map_err(|error| self.backend_error("clear", "*", error))?;
+        tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, "Cache CLEAR");
+        Ok(())
+    }
+
+    /// Whether `key` holds a live value.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        self.inner
+            .store
+            .exists(key)
+            .await
+            .map_err(|error| self.backend_error("exists", key, error))
+    }
+
+    /// The remaining lifetime of `key`: [`Ttl::Absent`], [`Ttl::NoExpiry`] or
+    /// [`Ttl::Expires`].
+    pub async fn ttl(&self, key: &str) -> Result<Ttl> {
+        self.inner
+            .store
+            .ttl(key)
+            .await
+            .map_err(|error| self.backend_error("ttl", key, error))
+    }
+
+    /// Adds `by` to the integer at `key` and returns the result. A missing key starts at 0
+    /// and does not expire; an existing key keeps its expiry. A value that is not an integer
+    /// (or a result that overflows) is [`Error::NotAnInteger`].
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
+        match self.inner.store.incr(key, by).await {
+            Ok((value, evicted)) => {
+                self.inner.stats.sets.incr();
+                self.inner.stats.evictions.add(evicted);
+                Ok(value)
+            }
+            Err(BackendError::NotAnInteger) => Err(Error::NotAnInteger {
+                cache: self.inner.name.clone(),
+                key: key.to_owned(),
+            }),
+            Err(error) => Err(self.backend_error("incr", key, error)),
+        }
+    }
+
+    /// Subtracts `by` from the integer at `key`; see [`incr`](Cache::incr).
+    pub async fn decr(&self, key: &str, by: i64) -> Result<i64> {
+        match by.checked_neg() {
+            Some(negated) => self.incr(key, negated).await,
+            None => Err(Error::NotAnInteger {
+                cache: self.inner.name.clone(),
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    /// Stores `value` at `key` only if the key is absent; returns whether it did.
+    pub async fn set_nx<T>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<bool>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + Send + Sync + 'static,
+    {
+        let ttl = ttl.unwrap_or(self.inner.default_ttl);
+        match self.inner.store.set_nx(key, value, ttl).await {
+            Ok((stored, evicted)) => {
+                if stored {
+                    self.count_set(key, ttl, evicted);
+                }
+                Ok(stored)
+            }
+            Err(error) => Err(self.store_error("set_nx", key, error)),
+        }
+    }
+
+    /// This cache's counters.
+    pub fn stats(&self) -> CacheStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// How many entries the cache holds, on backends that can tell without a scan (memory);
+    /// `None` on others.
+    pub fn entry_count(&self) -> Option<usize> {
+        self.inner.store.len()
+    }
+
+    /// A read that never fails: misses, undecodable values and backend errors are all
+    /// `None`, the last two logged at `warn` and counted.
+    pub(crate) async fn lookup<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match self.inner.store.get::<T>(key).await {
+            Ok(lookup) => self.count_lookup(key, lookup),
+            Err(error) => {
+                self.inner.stats.misses.incr();
+                self.inner.stats.errors.incr();
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read failed; treated as a miss");
+                None
+            }
+        }
+    }
+
+    /// The second look of a single-flight leader, in case a load finished between its miss
+    /// and its turn; not counted as a lookup.
+    async fn recheck<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match self.inner.store.get::<T>(key).await {
+            Ok(Lookup::Hit(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// A write that never fails: an error is logged at `warn` and counted.
+    pub(crate) async fn store_quietly<T>(&self, key: &str, value: &T, ttl: Option<Duration>)
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + Send + Sync + 'static,
+    {
+        if let Err(error) = self.set(key, value, ttl).await {
+            tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
+        }
+    }
+
+    pub(crate) async fn try_take_lock(
+        &self,
+        name: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<bool> {
+        match self.inner.store.set_nx(name, token, timeout).await {
+            Ok((taken, evicted)) => {
+                self.inner.stats.evictions.add(evicted);
+                Ok(taken)
+            }
+            Err(error) => Err(self.store_error("lock", name, error)),
+        }
+    }
+
+    pub(crate) async fn release_lock(&self, name: &str, token: &str) -> Result<bool> {
+        self.inner
+            .store
+            .delete_if_token(name, token)
+            .await
+            .map_err(|error| self.backend_error("unlock", name, error))
+    }
+
+    pub(crate) fn release_lock_now(&self, name: &str, token: &str) -> Option<bool> {
+        self.inner.store.delete_if_token_now(name, token)
+    }
+
+    fn count_lookup<T>(&self, key: &str, lookup: Lookup<T>) -> Option<T> {
+        let stats = &self.inner.stats;
+        match lookup {
+            Lookup::Hit(value) => {
+                stats.hits.incr();
+                tracing::debug!(target: LOG_TARGET, "Cache HIT: {key}");
+                Some(value)
+            }
+            Lookup::Miss => {
+                stats.misses.incr();
+                tracing::debug!(target: LOG_TARGET, "Cache MISS: {key}");
+                None
+            }
+            Lookup::Undecodable(error) => {
+                stats.misses.incr();
+                stats.errors.incr();
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cached value does not decode; treated as a miss");
+                None
+            }
+        }
+    }
+
+    fn count_set(&self, key: &str, ttl: Duration, evicted: u64) {
+        self.inner.stats.sets.incr();
+        self.inner.stats.evictions.add(evicted);
+        tracing::debug!(target: LOG_TARGET, "Cache SET: {key} (ttl={})", ttl.as_secs_f64());
+    }
+
+    fn count_deletes(&self, what: &str, removed: usize) {
+        self.inner.stats.deletes.add(removed as u64);
+        tracing::debug!(target: LOG_TARGET, "Cache DELETE: {what} ({removed} removed)");
+    }
+
+    fn backend_error(&self, operation: &str, key: &str, error: BackendError) -> Error {
+        self.inner.stats.errors.incr();
+        if let BackendError::Unsupported(operation) = error {
+            return Error::Unsupported {
+                cache: self.inner.name.clone(),
+                backend: self.inner.backend.clone(),
+                operation,
+            };
+        }
+        tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, operation, %key, %error, "cache operation failed");
+        Error::Backend {
+            cache: self.inner.name.clone(),
+            source: error,
+        }
+    }
+
+    fn store_error(&self, operation: &str, key: &str, error: StoreError) -> Error {
+        match error {
+            StoreError::Backend(error) => self.backend_error(operation, key, error),
+            StoreError::Encode(source) => {
+                self.inner.stats.errors.incr();
+                Error::Encode {
+                    cache: self.inner.name.clone(),
+                    key: key.to_owned(),
+                    source,
+                }
+            }
+        }
+    }
+}

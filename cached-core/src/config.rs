@@ -1,0 +1,396 @@
+//! Configuration of named caches: [`CacheSettings`] from TOML, JSON or code, and the
+//! validation that reports every problem with the cache and the field it is in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// The default TTL of a cache whose configuration sets none: five minutes, as in the
+/// examples of the seed documentation. There is no "never expires" default on purpose.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+/// The named caches of a program, as a map from name to [`CacheConfig`].
+///
+/// # Example
+///
+/// ```
+/// use cached_core::CacheSettings;
+///
+/// let settings = CacheSettings::from_toml(r#"
+///     [default]
+///     backend = "memory"
+///     ttl = 300
+///
+///     [queries]
+///     backend = "memory"
+///     max_size = 1000
+///     ttl = "1m"
+/// "#)?;
+/// cached_core::configure(settings)?;
+/// # Ok::<(), cached_core::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CacheSettings {
+    caches: BTreeMap<String, CacheConfig>,
+}
+
+/// The configuration of one cache.
+///
+/// Fields the built-in backends do not know are kept in [`options`](CacheConfig::options)
+/// for custom backends; for `memory` and `redis` they are reported as unknown fields.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// `"memory"` (the default), `"redis"`, or the name of a registered custom backend.
+    pub backend: String,
+    /// Where the store lives, for backends that need it (`redis://host:6379/0`).
+    pub url: Option<String>,
+    /// The TTL of writes that do not give one; [`DEFAULT_TTL`] when `None`.
+    pub ttl: Option<Duration>,
+    /// The most entries a memory cache holds.
+    pub max_size: Option<usize>,
+    /// Prepended to every key, so that caches can share a store.
+    pub key_prefix: Option<String>,
+    /// Every other field, for custom backends.
+    pub options: Map<String, Value>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self::memory()
+    }
+}
+
+impl CacheConfig {
+    /// An in-process cache with the default bound and TTL.
+    pub fn memory() -> Self {
+        Self::backend("memory")
+    }
+
+    /// A cache on `backend` (a built-in or registered name) with default settings.
+    pub fn backend(backend: &str) -> Self {
+        Self {
+            backend: backend.to_owned(),
+            url: None,
+            ttl: None,
+            max_size: None,
+            key_prefix: None,
+            options: Map::new(),
+        }
+    }
+
+    /// Sets the URL.
+    pub fn with_url(mut self, url: &str) -> Self {
+        self.url = Some(url.to_owned());
+        self
+    }
+
+    /// Sets the default TTL.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the bound of a memory cache.
+    pub fn with_max_size(mut self, max_size: usize) -> Self {
+        self.max_size = Some(max_size);
+        self
+    }
+
+    /// Sets the key prefix.
+    pub fn with_key_prefix(mut self, prefix: &str) -> Self {
+        self.key_prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Sets a custom option.
+    pub fn with_option(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.options.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The custom option `name`, deserialized as `T`; an error names the field.
+    pub fn option<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, InvalidField> {
+        self.options
+            .get(name)
+            .map(|value| T::deserialize(value).map_err(|error| InvalidField::new(name, error)))
+            .transpose()
+    }
+
+    /// The default TTL in effect.
+    pub fn effective_ttl(&self) -> Duration {
+        self.ttl.unwrap_or(DEFAULT_TTL)
+    }
+}
+
+impl CacheSettings {
+    /// No caches yet; `"default"` is added as a memory cache by `configure` if none is given.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the cache `name`.
+    pub fn with_cache(mut self, name: &str, config: CacheConfig) -> Self {
+        self.caches.insert(name.to_owned(), config);
+        self
+    }
+
+    /// The configuration of `name`.
+    pub fn get(&self, name: &str) -> Option<&CacheConfig> {
+        self.caches.get(name)
+    }
+
+    /// Every cache, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CacheConfig)> {
+        self.caches
+            .iter()
+            .map(|(name, config)| (name.as_str(), config))
+    }
+
+    /// Reads settings from TOML: one table per cache.
+    #[cfg(feature = "toml")]
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let value: Value =
+            toml::from_str(text).map_err(|error| ConfigError::document("TOML", error))?;
+        Self::from_value(value)
+    }
+
+    /// Reads settings from JSON: one object per cache.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|error| ConfigError::document("JSON", error))?;
+        Self::from_value(value)
+    }
+
+    /// Reads settings from an already parsed document, reporting every field of the wrong
+    /// type with its cache and field names.
+    pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        let Value::Object(caches) = value else {
+            return Err(ConfigError::single(
+                "",
+                None,
+                "the cache settings must be a table of named caches",
+            ));
+        };
+        let mut problems = Vec::new();
+        let mut settings = CacheSettings::new();
+        for (name, fields) in caches {
+            let Value::Object(fields) = fields else {
+                problems.push(ConfigProblem::new(&name, None, "must be a table of fields"));
+                continue;
+            };
+            let mut config = CacheConfig::memory();
+            for (field, value) in fields {
+                let parsed = match field.as_str() {
+                    "backend" => string(&value).map(|s| config.backend = s),
+                    "url" => string(&value).map(|s| config.url = Some(s)),
+                    "ttl" => duration(&value).map(|d| config.ttl = Some(d)),
+                    "max_size" => positive(&value).map(|n| config.max_size = Some(n)),
+                    "key_prefix" => string(&value).map(|s| config.key_prefix = Some(s)),
+                    _ => {
+                        config.options.insert(field.clone(), value);
+                        Ok(())
+                    }
+                };
+                if let Err(message) = parsed {
+                    problems.push(ConfigProblem::new(&name, Some(&field), message));
+                }
+            }
+            settings.caches.insert(name, config);
+        }
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CacheSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Self::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+fn string(value: &Value) -> Result<String, String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("expected a string, found {}", kind(value)))
+}
+
+fn positive(value: &Value) -> Result<usize, String> {
+    match value.as_i64() {
+        Some(n) if n > 0 => usize::try_from(n).map_err(|_| format!("{n} is too large")),
+        Some(n) => Err(format!("must be greater than zero, found {n}")),
+        None => Err(format!(
+            "expected a positive integer, found {}",
+            kind(value)
+        )),
+    }
+}
+
+/// A TTL: whole seconds, or a duration string such as `"5m"`, `"1h30m"` or `"250ms"`.
+fn duration(value: &Value) -> Result<Duration, String> {
+    let parsed = match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(secs) if secs > 0 => Duration::from_secs(secs as u64),
+            Some(secs) => return Err(format!("must be greater than zero, found {secs}")),
+            None => {
+                return Err(format!(
+                    "expected whole seconds or a duration string, found {n}"
+                ));
+            }
+        },
+        Value::String(text) => humantime::parse_duration(text).map_err(|error| {
+            format!("`{text}` is not a duration ({error}); write e.g. 300, \"5m\" or \"1h30m\"")
+        })?,
+        other => {
+            return Err(format!(
+                "expected whole seconds or a duration string, found {}",
+                kind(other)
+            ));
+        }
+    };
+    if parsed.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(parsed)
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a table",
+    }
+}
+
+/// A field a custom backend's factory rejects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidField {
+    /// The field's name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl InvalidField {
+    /// A problem with `field`.
+    pub fn new(field: &str, message: impl fmt::Display) -> Self {
+        Self {
+            field: field.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// One problem in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigProblem {
+    /// The cache it is in (empty for the document as a whole).
+    pub cache: String,
+    /// The field it is in, when it is in one.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    pub(crate) fn new(cache: &str, field: Option<&str>, message: impl fmt::Display) -> Self {
+        Self {
+            cache: cache.to_owned(),
+            field: field.map(str::to_owned),
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.cache.as_str(), &self.field) {
+            ("", _) => write!(f, "{}", self.message),
+            (cache, None) => write!(f, "cache `{cache}`: {}", self.message),
+            (cache, Some(field)) => write!(f, "cache `{cache}`, field `{field}`: {}", self.message),
+        }
+    }
+}
+
+/// Invalid configuration: every problem found, each naming its cache and field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    pub(crate) fn new(problems: Vec<ConfigProblem>) -> Self {
+        Self { problems }
+    }
+
+    pub(crate) fn single(cache: &str, field: Option<&str>, message: impl fmt::Display) -> Self {
+        Self::new(vec![ConfigProblem::new(cache, field, message)])
+    }
+
+    fn document(format: &str, error: impl fmt::Display) -> Self {
+        Self::single(
+            "",
+            None,
+            format!("the cache settings are not valid {format}: {error}"),
+        )
+    }
+
+    /// Every problem found.
+    pub fn problems(&self) -> &[ConfigProblem] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [one] => write!(f, "invalid cache configuration: {one}"),
+            many => {
+                write!(f, "invalid cache configuration ({} problems):", many.len())?;
+                for problem in many {
+                    write!(f, "\n  - {problem}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_seconds_and_strings() {
+        assert_eq!(duration(&Value::from(300)), Ok(Duration::from_secs(300)));
+        assert_eq!(duration(&Value::from("5m")), Ok(Duration::from_secs(300)));
+        assert_eq!(
+            duration(&Value::from("1h30m")),
+            Ok(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            duration(&Value::from("250ms")),
+            Ok(Duration::from_millis(250))
+        );
+        assert!(duration(&Value::from(0)).is_err());
+        assert!(duration(&Value::from(-5)).is_err());
+        assert!(duration(&Value::from("0s")).is_err());
+        assert!(duration(&Value::from("soon")).is_err());
+        assert!(duration(&Value::from(1.5)).is_err());
+    }
+}

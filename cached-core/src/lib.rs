@@ -1,0 +1,64 @@
+//! Caching for async Rust: one attribute makes an async function cached, one makes a
+//! mutating function invalidate what it changed, and a complete cache API runs over an
+//! in-process store, Redis, or a backend of your own.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> cached_core::Result<()> {
+//! use std::time::Duration;
+//!
+//! let cache = cached_core::cache(); // "default": in memory unless configured otherwise
+//! cache.set("user:abc123", "Ada", Some(Duration::from_secs(600))).await?;
+//! let name: String = cache.get_or("user:abc123", String::new()).await?;
+//! assert_eq!(name, "Ada");
+//!
+//! let report = cache
+//!     .get_or_set("report", || async { vec![1, 2, 3] }, None)
+//!     .await;
+//! assert_eq!(report, vec![1, 2, 3]);
+//! assert!(cache.stats().hits >= 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Debug logging
+//!
+//! Every hit, miss and write is a `tracing` event at `debug` under the target `cached_core`
+//! (`Cache HIT: key`, `Cache MISS: key`, `Cache SET: key (ttl=300)`); failures the cache
+//! survived are at `warn`. With `tracing-subscriber`, `RUST_LOG=cached_core=debug` shows them.
+
+mod backend;
+mod cache;
+mod config;
+mod error;
+mod flight;
+mod glob;
+pub mod key;
+mod lock;
+mod registry;
+mod stats;
+mod store;
+mod ttl;
+mod value;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use async_trait::async_trait;
+pub use backend::Backend;
+pub use backend::memory::DEFAULT_MAX_SIZE;
+pub use cache::{Cache, LOG_TARGET};
+pub use config::{
+    CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField,
+};
+pub use error::{BackendError, Error, Result};
+pub use lock::LockGuard;
+pub use registry::{DEFAULT_CACHE, cache, configure, get_cache, register_backend};
+pub use stats::CacheStats;
+pub use ttl::Ttl;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

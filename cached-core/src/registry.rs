@@ -1,0 +1,192 @@
+//! The registry of named caches, and of custom backends by name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use arc_swap::ArcSwap;
+use parking_lot::RwLock;
+
+use crate::backend::Backend;
+use crate::backend::memory::{DEFAULT_MAX_SIZE, MemoryStore};
+use crate::cache::{Cache, LOG_TARGET};
+use crate::config::{CacheConfig, CacheSettings, ConfigError, ConfigProblem, InvalidField};
+use crate::error::{Error, Result};
+use crate::store::{CustomStore, Store};
+
+/// The built-in backends' names.
+const BUILT_IN: &[&str] = &["memory"];
+
+/// The name of the cache [`cache()`] returns.
+pub const DEFAULT_CACHE: &str = "default";
+
+type Factory = Arc<dyn Fn(&CacheConfig) -> Result<Arc<dyn Backend>, InvalidField> + Send + Sync>;
+
+static FACTORIES: LazyLock<RwLock<HashMap<String, Factory>>> = LazyLock::new(Default::default);
+
+static REGISTRY: LazyLock<ArcSwap<Registry>> = LazyLock::new(|| {
+    let default =
+        build(DEFAULT_CACHE, &CacheConfig::memory()).expect("the default configuration is valid");
+    ArcSwap::from_pointee(Registry {
+        caches: HashMap::from([(DEFAULT_CACHE.to_owned(), default.clone())]),
+        default,
+    })
+});
+
+struct Registry {
+    caches: HashMap<String, Cache>,
+    default: Cache,
+}
+
+/// The cache named `"default"`. Without any configuration it is an in-process memory cache,
+/// so a program works with nothing set up.
+pub fn cache() -> Cache {
+    REGISTRY.load().default.clone()
+}
+
+/// The cache named `name`; [`Error::UnknownCache`] when it is not configured.
+pub fn get_cache(name: &str) -> Result<Cache> {
+    let registry = REGISTRY.load();
+    registry.caches.get(name).cloned().ok_or_else(|| {
+        let mut known: Vec<String> = registry.caches.keys().cloned().collect();
+        known.sort();
+        Error::UnknownCache {
+            name: name.to_owned(),
+            known,
+        }
+    })
+}
+
+/// Validates `settings` and, when every cache is valid, replaces the configured caches with
+/// them. Nothing changes when any problem is found; the error lists every problem with its
+/// cache and field. A `"default"` memory cache is added when the settings have none.
+///
+/// Handles obtained before reconfiguring keep working on the caches they were taken from.
+pub fn configure(settings: CacheSettings) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut caches = HashMap::new();
+    for (name, config) in settings.iter() {
+        match build(name, config) {
+            Ok(cache) => {
+                caches.insert(name.to_owned(), cache);
+            }
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::new(problems));
+    }
+    let default = caches
+        .entry(DEFAULT_CACHE.to_owned())
+        .or_insert_with(|| {
+            build(DEFAULT_CACHE, &CacheConfig::memory())
+                .expect("the default configuration is valid")
+        })
+        .clone();
+    tracing::info!(target: LOG_TARGET, caches = ?caches.keys().collect::<Vec<_>>(), "cache configuration installed");
+    REGISTRY.store(Arc::new(Registry { caches, default }));
+    Ok(())
+}
+
+/// Registers a custom backend under `name`, so that `backend = "name"` in a cache's
+/// configuration builds it with `factory`. The factory receives the cache's configuration,
+/// custom options included, and reports a bad option with [`InvalidField`].
+///
+/// Register before calling [`configure`]; registering a name again replaces its factory.
+///
+/// # Panics
+///
+/// When `name` is the name of a built-in backend.
+pub fn register_backend<B, F>(name: &str, factory: F)
+where
+    B: Backend,
+    F: Fn(&CacheConfig) -> Result<B, InvalidField> + Send + Sync + 'static,
+{
+    assert!(
+        !BUILT_IN.contains(&name),
+        "`{name}` is a built-in backend and cannot be replaced"
+    );
+    let factory: Factory = Arc::new(move |config| {
+        factory(config).map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+    });
+    FACTORIES.write().insert(name.to_owned(), factory);
+}
+
+impl Cache {
+    /// Builds a standalone cache, outside the registry: useful for libraries and tests that
+    /// should not touch the program's configuration.
+    pub fn new(name: &str, config: &CacheConfig) -> Result<Cache, ConfigError> {
+        build(name, config).map_err(ConfigError::new)
+    }
+}
+
+/// Validates one cache's configuration and builds it; every problem found is returned.
+fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let mut problem = |field: &str, message: String| {
+        problems.push(ConfigProblem::new(name, Some(field), message))
+    };
+
+    if config.ttl.is_some_and(|ttl| ttl.is_zero()) {
+        problem("ttl", "must be greater than zero".to_owned());
+    }
+    if config.max_size == Some(0) {
+        problem("max_size", "must be greater than zero".to_owned());
+    }
+    if let Some(url) = &config.url
+        && let Err(error) = url::Url::parse(url)
+    {
+        problem("url", format!("`{url}` is not a valid URL ({error})"));
+    }
+
+    let store = match config.backend.as_str() {
+        "memory" => {
+            if config.url.is_some() {
+                problem("url", "the memory backend takes no url".to_owned());
+            }
+            for field in config.options.keys() {
+                problem(
+                    field,
+                    "unknown field; memory caches accept backend, ttl, max_size and key_prefix"
+                        .to_owned(),
+                );
+            }
+            Some(Store::Memory(MemoryStore::new(
+                config.max_size.unwrap_or(DEFAULT_MAX_SIZE),
+            )))
+        }
+        custom => match FACTORIES.read().get(custom).cloned() {
+            None => {
+                let mut known: Vec<String> = BUILT_IN.iter().map(|s| (*s).to_owned()).collect();
+                known.extend(FACTORIES.read().keys().cloned());
+                problem(
+                    "backend",
+                    format!(
+                        "unknown backend `{custom}` (known: {}); register custom backends with `register_backend` before `configure`",
+                        known.join(", ")
+                    ),
+                );
+                None
+            }
+            Some(factory) => match factory(config) {
+                Ok(backend) => Some(Store::Custom(CustomStore {
+                    backend,
+                    prefix: config.key_prefix.clone().unwrap_or_default(),
+                })),
+                Err(invalid) => {
+                    problem(&invalid.field, invalid.message);
+                    None
+                }
+            },
+        },
+    };
+
+    match store {
+        Some(store) if problems.is_empty() => Ok(Cache::from_parts(
+            name,
+            &config.backend,
+            store,
+            config.effective_ttl(),
+        )),
+        _ => Err(problems),
+    }
+}
