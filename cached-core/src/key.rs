@@ -1,9 +1,9 @@
-//! Key safety: escaping of values placed into keys, the digest form of over-long keys, and
-//! the cache's `key_prefix`.
+//! Key safety: how values are rendered and escaped into keys, the digest form of over-long
+//! keys, and the cache's `key_prefix`.
 //!
 //! # The escaping rule
 //!
-//! A value rendered into a key (an argument of a `#[cached]` function, a placeholder of a key
+//! A string rendered into a key (an argument of a `#[cached]` function, a placeholder of a key
 //! template) keeps ASCII letters and digits, `-`, `_`, `.`, `~` and non-ASCII characters that
 //! are not control characters. Every other byte is written as `%XX` (its UTF-8 bytes in
 //! uppercase hexadecimal), `%` included. So:
@@ -13,11 +13,45 @@
 //! - a rendered value never contains `*`, `?`, `[`, `]` or `\`, so no value can widen a
 //!   pattern passed to `delete_pattern`;
 //! - the rule is injective: different values always render differently.
+//!
+//! # Rendering values
+//!
+//! Values reach keys through `serde` ([`render_into`]), so any `Serialize` type can be part of
+//! a key:
+//!
+//! | value | rendered | example |
+//! | --- | --- | --- |
+//! | string, char | escaped, bare | `abc123`, `abc%3Aprofile` |
+//! | integer, float | decimal | `42`, `-7`, `0.5` |
+//! | bool | `true` / `false` | |
+//! | bytes | lowercase hexadecimal | `00ff` |
+//! | `None` | `!` | |
+//! | `Some(v)` | `v`, or `@v` when `v` starts with `!` or `@` | `Some(None)` is `@!` |
+//! | `()`, unit struct | `()` | |
+//! | sequence, tuple, struct | `(a,b,c)`: the values, in order | `(rust,async)` |
+//! | map | `(k@v,k2@v2)`, entries sorted | `(a@1,b@2)` |
+//! | enum variant | `Name`, `Name(v)`, `Name(a,b)` | `Active` |
+//! | newtype struct | the inner value | |
+//!
+//! Inside a composite value an empty string is written `''`, so that `[""]` and `[]` differ,
+//! and a struct field left out by `skip_serializing_if` is an empty element (`(,x)`). The
+//! markers `!`, `@`, `(`, `)`, `,` and `'` are never emitted by escaping, and none of them is a
+//! separator or a glob metacharacter, so rendering is injective for the values of one type:
+//! two different arguments of one parameter never share a key. Two things stay the caller's
+//! concern: the iteration order of a `HashSet` (a sequence to serde; use a `BTreeSet`), and
+//! types whose serialization changes shape with the value (an untagged enum, a
+//! `serde_json::Value`), where a string and a number holding the same digits render alike.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use serde::Serialize;
+
 use crate::glob;
+
+mod render;
+
+pub use render::RenderError;
 
 /// Keys longer than this many bytes are shortened to a readable prefix and a digest.
 pub const MAX_KEY_LEN: usize = 250;
@@ -47,6 +81,20 @@ pub fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     escape_into(&mut out, value);
     out
+}
+
+/// Appends the rendering of `value` (see [the module docs](self#rendering-values)) to `out`.
+///
+/// Use it in a `key_func` to put values into keys exactly as `#[cached]` does.
+pub fn render_into<T: ?Sized + Serialize>(out: &mut String, value: &T) -> Result<(), RenderError> {
+    render::render(out, value, false)
+}
+
+/// The rendering of `value`; see [`render_into`].
+pub fn render<T: ?Sized + Serialize>(value: &T) -> Result<String, RenderError> {
+    let mut out = String::new();
+    render_into(&mut out, value)?;
+    Ok(out)
 }
 
 /// Shortens a key longer than [`MAX_KEY_LEN`] to its first bytes, `~`, and the blake3 digest

@@ -49,6 +49,8 @@ pub use async_trait::async_trait;
 pub use backend::Backend;
 pub use backend::memory::DEFAULT_MAX_SIZE;
 pub use cache::{Cache, LOG_TARGET};
+#[doc(inline)]
+pub use cached_macros::{cached, invalidates};
 pub use config::{
     CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField,
 };

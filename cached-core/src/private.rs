@@ -1,2 +1,16 @@
 //! What the `#[cached]` and `#[invalidates]` expansions call. Not a public API: anything
 //! here may change in any release.
+
+#[path = "private/cached.rs"]
+mod cached;
+#[path = "private/invalidate.rs"]
+mod invalidate;
+#[path = "private/key.rs"]
+mod key;
+#[path = "private/site.rs"]
+mod site;
+
+pub use cached::{KeepErr, OwnErr, ShareErr, SharedErr, Sharing, always, cached};
+pub use invalidate::{Invalidation, invalidate_entry, is_ok};
+pub use key::{Key, KeyResult, custom_key};
+pub use site::Site;

@@ -1,26 +1,75 @@
 //! Attributes of the cached-core toolkit: `#[cached]` makes an async function cached and
 //! `#[invalidates]` deletes the entries a mutating function changed.
 //!
-//! Use them through `cached_core`, which re-exports them next to the runtime they expand into.
+//! Use them through `cached_core`, which re-exports them next to the runtime they expand
+//! into; their documentation is there.
+//!
+//! The crate parses the arguments (`attr`, `template`), checks them against the function's
+//! signature (`check`), and generates the rewritten function (`expand`). Every error is
+//! reported at once, spanned on the token at fault, next to the original function so that
+//! the rest of the crate still type-checks.
+
+mod attr;
+mod check;
+mod errors;
+mod expand;
+mod template;
 
 use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use syn::ItemFn;
 
-/// Caches the result of an async function. See `cached_core::cached`.
+use crate::errors::Errors;
+
+#[doc = include_str!("../docs/cached.md")]
 #[proc_macro_attribute]
-pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
-    not_yet("cached", item)
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let Some(function) = parse_function(item.clone(), &mut errors) else {
+        return with_original(errors, item);
+    };
+    let args = attr::parse_cached(args.into(), &mut errors);
+    let checked = check::cached(&function, &args, &mut errors);
+    match checked {
+        Some((checked, spec)) if errors.is_empty() => expand::cached(&checked, &spec, &args).into(),
+        _ => with_original(errors, item),
+    }
 }
 
-/// Invalidates cache entries after a mutating function succeeds. See `cached_core::invalidates`.
+#[doc = include_str!("../docs/invalidates.md")]
 #[proc_macro_attribute]
-pub fn invalidates(_args: TokenStream, item: TokenStream) -> TokenStream {
-    not_yet("invalidates", item)
+pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let Some(function) = parse_function(item.clone(), &mut errors) else {
+        return with_original(errors, item);
+    };
+    let args = attr::parse_invalidates(args.into(), &mut errors);
+    let checked = check::invalidates(&function, &args, &mut errors);
+    match checked {
+        Some((checked, templates)) if errors.is_empty() => {
+            expand::invalidates(&checked, &templates, &args).into()
+        }
+        _ => with_original(errors, item),
+    }
 }
 
-/// Until the attributes land, using one is a compile error rather than a silent no-op.
-fn not_yet(name: &str, item: TokenStream) -> TokenStream {
-    let message = format!("#[{name}] is not available in this version of cached-macros");
-    let mut out: TokenStream = quote::quote!(::core::compile_error!(#message);).into();
-    out.extend(item);
-    out
+fn parse_function(item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
+    match syn::parse::<ItemFn>(item) {
+        Ok(function) => Some(function),
+        Err(error) => {
+            errors.push(syn::Error::new(
+                error.span(),
+                format!("the attribute applies to `async fn`s: {error}"),
+            ));
+            None
+        }
+    }
+}
+
+/// The errors, then the item as the user wrote it, so that IDEs and the rest of the crate
+/// keep working.
+fn with_original(errors: Errors, item: TokenStream) -> TokenStream {
+    let mut out: TokenStream2 = errors.into_compile_errors().unwrap_or_default();
+    out.extend(TokenStream2::from(item));
+    out.into()
 }

@@ -1,0 +1,93 @@
+//! The end of an `#[invalidates]` function, and of the `_invalidate` companions of
+//! `#[cached]` functions: delete the keys and patterns rendered before the body ran.
+//!
+//! An invalidation that fails leaves stale values behind, so it is logged at `error` with
+//! the keys, and counted in the cache's `errors`; it never fails the function.
+
+use super::key::KeyResult;
+use super::site::Site;
+use crate::cache::LOG_TARGET;
+use crate::key::RenderError;
+
+/// Whether a `Result` is `Ok`: an `#[invalidates]` function returning one invalidates only
+/// after success.
+pub fn is_ok<T, E>(result: &Result<T, E>) -> bool {
+    result.is_ok()
+}
+
+/// The keys and patterns one call of an `#[invalidates]` function deletes.
+pub struct Invalidation {
+    site: &'static Site,
+    keys: Vec<String>,
+    patterns: Vec<String>,
+    unrendered: Vec<RenderError>,
+}
+
+impl Invalidation {
+    /// No keys yet, for the function at `site`.
+    pub fn new(site: &'static Site) -> Self {
+        Self {
+            site,
+            keys: Vec::new(),
+            patterns: Vec::new(),
+            unrendered: Vec::new(),
+        }
+    }
+
+    /// A key to delete.
+    pub fn key(&mut self, key: KeyResult) {
+        match key {
+            Ok(key) => self.keys.push(key),
+            Err(error) => self.unrendered.push(error),
+        }
+    }
+
+    /// A glob pattern whose matching keys are deleted.
+    pub fn pattern(&mut self, pattern: KeyResult) {
+        match pattern {
+            Ok(pattern) => self.patterns.push(pattern),
+            Err(error) => self.unrendered.push(error),
+        }
+    }
+
+    /// Deletes the keys (in one `delete_many`) and each pattern's matches.
+    pub async fn run(self) {
+        let site = self.site;
+        let Some(cache) = site.cache() else {
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = site.cache_name(), keys = ?self.keys, patterns = ?self.patterns, "cache invalidation skipped: the cache is not configured");
+            return;
+        };
+        for error in &self.unrendered {
+            cache.inner.stats.errors.incr();
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %error, "cache invalidation skipped a key that could not be rendered");
+        }
+        if !self.keys.is_empty()
+            && let Err(error) = cache.delete_many(&self.keys).await
+        {
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), keys = ?self.keys, %error, "cache invalidation failed; the keys may hold stale values");
+        }
+        for pattern in &self.patterns {
+            if let Err(error) = cache.delete_pattern(pattern).await {
+                tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %pattern, %error, "cache invalidation failed; keys matching the pattern may hold stale values");
+            }
+        }
+    }
+}
+
+/// Deletes one `#[cached]` function's entry; whether it existed. Failures are logged at
+/// `error` and counted, and read as `false`.
+pub async fn invalidate_entry(site: &'static Site, key: KeyResult) -> bool {
+    let (Ok(key), Some(cache)) = (&key, site.cache()) else {
+        let mut invalidation = Invalidation::new(site);
+        invalidation.key(key);
+        invalidation.run().await;
+        return false;
+    };
+    match cache.delete(key).await {
+        Ok(removed) => removed,
+        Err(error) => {
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
+            false
+        }
+    }
+}
