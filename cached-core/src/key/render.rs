@@ -349,3 +349,131 @@ impl ser::SerializeMap for MapComposite<'_> {
         self.composite.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use serde::Serialize;
+
+    use crate::key::render;
+
+    fn r<T: Serialize + ?Sized>(value: &T) -> String {
+        render(value).unwrap()
+    }
+
+    #[test]
+    fn scalars_are_bare_and_escaped() {
+        assert_eq!(r("abc123"), "abc123");
+        assert_eq!(r("abc:profile"), "abc%3Aprofile");
+        assert_eq!(r(""), "");
+        assert_eq!(r(&'*'), "%2A");
+        assert_eq!(r(&42_u8), "42");
+        assert_eq!(r(&-7_i64), "-7");
+        assert_eq!(r(&u128::MAX), u128::MAX.to_string());
+        assert_eq!(r(&0.5_f64), "0.5");
+        assert_eq!(r(&1e21_f64), "1000000000000000000000");
+        assert_eq!(r(&true), "true");
+    }
+
+    #[test]
+    fn options_mark_none_and_only_ambiguous_somes() {
+        assert_eq!(r(&None::<String>), "!");
+        assert_eq!(r(&Some("")), "");
+        assert_eq!(r(&Some("draft")), "draft");
+        assert_eq!(r(&Some(None::<u8>)), "@!");
+        assert_eq!(r(&Some(Some(None::<u8>))), "@@!");
+        assert_eq!(r(&Some(Some(3))), "3");
+    }
+
+    #[test]
+    fn composites_use_markers_and_never_lose_empty_strings() {
+        assert_eq!(r(&["rust", "async"]), "(rust,async)");
+        assert_eq!(r(&Vec::<String>::new()), "()");
+        assert_eq!(r(&[""]), "('')");
+        assert_eq!(r(&["", ""]), "('','')");
+        assert_eq!(r(&("a", 1, None::<u8>)), "(a,1,!)");
+        assert_eq!(r(&vec![vec!["a"], vec![]]), "((a),())");
+        assert_eq!(r(&()), "()");
+    }
+
+    #[derive(Serialize)]
+    struct Filter {
+        status: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        page: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u32>,
+    }
+
+    #[derive(Serialize)]
+    enum Shape {
+        Unit,
+        New(u8),
+        Pair(u8, u8),
+        Named { x: u8 },
+    }
+
+    #[derive(Serialize)]
+    struct Id(u64);
+
+    #[test]
+    fn structs_enums_and_newtypes() {
+        let filter = |page, size| Filter {
+            status: "open",
+            page,
+            size,
+        };
+        assert_eq!(r(&filter(Some(2), None)), "(open,2,)");
+        assert_eq!(r(&filter(None, Some(2))), "(open,,2)");
+        assert_eq!(r(&filter(None, None)), "(open,,)");
+        assert_eq!(r(&Shape::Unit), "Unit");
+        assert_eq!(r(&Shape::New(1)), "New(1)");
+        assert_eq!(r(&Shape::Pair(1, 2)), "Pair(1,2)");
+        assert_eq!(r(&Shape::Named { x: 3 }), "Named(3)");
+        assert_eq!(r(&Id(9)), "9");
+    }
+
+    #[test]
+    fn maps_are_sorted_so_iteration_order_does_not_matter() {
+        let ordered: BTreeMap<&str, u8> = [("b", 2), ("a", 1)].into();
+        assert_eq!(r(&ordered), "(a@1,b@2)");
+        let hashed: HashMap<String, u8> = (0..50).map(|i| (format!("k{i}"), i)).collect();
+        let sorted: BTreeMap<String, u8> = hashed.clone().into_iter().collect();
+        let mut entries: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}@{v}")).collect();
+        entries.sort();
+        assert_eq!(r(&hashed), format!("({})", entries.join(",")));
+    }
+
+    #[test]
+    fn renderings_never_hold_separators_or_glob_characters() {
+        let hostile = ["a:b", "x=y", "*", "?", "[a]", "\\", "%", " ", "\n", "()", ",", "@!", "'"];
+        for value in hostile {
+            for rendered in [r(value), r(&[value, value]), r(&Some(value))] {
+                assert!(
+                    !rendered.contains([':', '=', '*', '?', '[', ']', '\\', ' ', '\n']),
+                    "{value:?} -> {rendered}"
+                );
+            }
+        }
+        assert_eq!(r("()"), "%28%29");
+        assert_eq!(r("@!"), "%40%21");
+    }
+
+    struct Failing;
+
+    impl Serialize for Failing {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no key for this"))
+        }
+    }
+
+    #[test]
+    fn a_failing_serialize_is_an_error() {
+        let error = render(&Failing).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot render the value into a cache key: no key for this"
+        );
+    }
+}
