@@ -10,8 +10,8 @@ use cached_tests::SplitMix;
 /// Characters chosen to break a naive key: separators, glob characters, the escape
 /// character and escapes themselves, the structure markers, whitespace, non-ASCII.
 const ALPHABET: &[&str] = &[
-    "", ":", "=", "*", "?", "[", "]", "\\", "%", "%3A", "%25", "(", ")", ",", "@", "!", "'",
-    " ", "\n", "\0", "a", "b", "é", "~", "-", "_", ".", "''", "()", "@!",
+    "", ":", "=", "*", "?", "[", "]", "\\", "%", "%3A", "%25", "(", ")", ",", "@", "!", "'", " ",
+    "\n", "\0", "a", "b", "é", "~", "-", "_", ".", "''", "()", "@!",
 ];
 
 fn random_string(rng: &mut SplitMix) -> String {
@@ -34,7 +34,12 @@ fn random_list(rng: &mut SplitMix) -> Vec<String> {
     (0..len).map(|_| random_string(rng)).collect()
 }
 
-type Args = (String, Option<String>, Vec<String>, (String, Option<Option<String>>));
+type Args = (
+    String,
+    Option<String>,
+    Vec<String>,
+    (String, Option<Option<String>>),
+);
 
 fn random_args(rng: &mut SplitMix) -> Args {
     let nested = match rng.next_u64() % 3 {
@@ -85,7 +90,11 @@ fn no_two_distinct_argument_tuples_share_a_default_key() {
         let key = echo_cache_key(&args.0, &args.1, &args.2, &args.3).unwrap();
         assert_unique(&mut seen, key, &args);
     }
-    assert!(seen.len() > 20_000, "the generator repeats too much: {}", seen.len());
+    assert!(
+        seen.len() > 20_000,
+        "the generator repeats too much: {}",
+        seen.len()
+    );
     for (key, (name, ..)) in &seen {
         assert!(!key.contains(['*', '?', '[', ']', '\\']), "{key}");
         assert_eq!(key.matches(':').count(), 4, "{key} for {name:?}");

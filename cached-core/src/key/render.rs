@@ -447,7 +447,9 @@ mod tests {
 
     #[test]
     fn renderings_never_hold_separators_or_glob_characters() {
-        let hostile = ["a:b", "x=y", "*", "?", "[a]", "\\", "%", " ", "\n", "()", ",", "@!", "'"];
+        let hostile = [
+            "a:b", "x=y", "*", "?", "[a]", "\\", "%", " ", "\n", "()", ",", "@!", "'",
+        ];
         for value in hostile {
             for rendered in [r(value), r(&[value, value]), r(&Some(value))] {
                 assert!(
