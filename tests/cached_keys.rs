@@ -144,3 +144,26 @@ async fn the_companion_deletes_exactly_the_functions_entry() {
     greeting("grace").await;
     assert_eq!(VALUE_LOADS.load(SeqCst), 3);
 }
+
+static HYGIENE_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Arguments named like the expansion's own bindings.
+#[cached(ttl = 300)]
+async fn hygiene(key: &str, cache: u32, value: bool, __site: char) -> String {
+    HYGIENE_LOADS.fetch_add(1, SeqCst);
+    format!("{key}{cache}{value}{__site}")
+}
+
+#[tokio::test]
+async fn arguments_named_like_internal_bindings_are_keyed_normally() {
+    assert_eq!(hygiene("k", 1, true, 'x').await, "k1truex");
+    assert_eq!(hygiene("k", 1, true, 'x').await, "k1truex");
+    assert_eq!(hygiene("k", 2, true, 'x').await, "k2truex");
+    assert_eq!(HYGIENE_LOADS.load(SeqCst), 2);
+    assert!(
+        cache()
+            .exists("hygiene:key=k:cache=1:value=true:__site=x")
+            .await
+            .unwrap()
+    );
+}

@@ -10,7 +10,10 @@ mod key;
 #[path = "private/site.rs"]
 mod site;
 
-pub use cached::{KeepErr, OwnErr, ShareErr, SharedErr, Sharing, always, cached};
+pub use cached::{
+    Condition, IsResult, KeepErr, OwnErr, ShareErr, SharedErr, Sharing, cached, condition,
+    condition_ok,
+};
 pub use invalidate::{Invalidation, invalidate_entry, is_ok};
 pub use key::{Key, KeyResult, custom_key};
 pub use site::Site;

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{GenericParam, Generics, Ident, Type, WherePredicate};
@@ -52,30 +52,46 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
         }
         None => quote!(::core::option::Option::None),
     };
-    let condition = match &args.condition {
-        Some(condition) => quote!(#condition),
-        None => quote!(#krate::__private::always),
-    };
-    let body = typed_body(function);
     let ret = &function.ret;
     let ret_span = ret.span();
-    let call = match function.mode {
-        Mode::Value => {
-            let path = respan(quote!(#krate::__private::cached), ret_span);
-            quote!(#path(#site, #key, #ttl, #condition, #body).await)
+    let condition = match (&args.condition, function.mode) {
+        (Some(condition), mode) => {
+            let span = condition
+                .to_token_stream()
+                .into_iter()
+                .next()
+                .map_or_else(Span::call_site, |first| first.span());
+            let check = match mode {
+                Mode::Value => respan(quote!(#krate::__private::condition), span),
+                Mode::Result => respan(quote!(#krate::__private::condition_ok), span),
+            };
+            let mut args = Group::new(Delimiter::Parenthesis, quote!(#condition));
+            args.set_span(span);
+            quote!(#check::<#ret, _> #args)
         }
+        (None, _) => quote!(#krate::__private::Condition::always()),
+    };
+    let body = typed_body(function);
+    let args_group = Group::new(
+        Delimiter::Parenthesis,
+        quote!(#site, #key, #ttl, #condition, #body),
+    );
+    let call = match function.mode {
+        Mode::Value => spanned_call(quote!(#krate::__private::cached), args_group, ret_span),
         Mode::Result => {
-            let method = Ident::new("cached", ret_span);
             let sharing = respan(quote!(#krate::__private::Sharing::<#ret>::new()), ret_span);
-            quote! {
-                {
+            let mut selector = Group::new(
+                Delimiter::Brace,
+                quote! {
                     #[allow(unused_imports)]
                     use #krate::__private::{KeepErr as _, ShareErr as _};
                     (&#sharing).sharing()
-                }
-                .#method(#site, #key, #ttl, #condition, #body)
-                .await
-            }
+                },
+            );
+            selector.set_span(ret_span);
+            let method = respan(quote!(.cached), ret_span);
+            let call = spanned_call(method, args_group, ret_span);
+            quote!(#selector #call)
         }
     };
     let companions = match &args.companion {
@@ -302,7 +318,11 @@ fn companions(
     let item = function.item;
     let name = &item.sig.ident;
     let vis = &item.vis;
-    let cfgs = item.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let cfgs = item
+        .attrs
+        .iter()
+        .filter(|a| matches!(a.style, syn::AttrStyle::Outer))
+        .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("allow"));
     let cfgs = quote!(#(#cfgs)*);
     let (indices, with_self): (Vec<usize>, bool) = match spec {
         KeySpec::Default(indices) | KeySpec::Func(_, indices) => (indices.clone(), false),
@@ -364,6 +384,7 @@ fn borrowed_type(ty: &Type) -> TokenStream {
             quote!(&#lifetime #elem)
         }
         Type::Group(group) => borrowed_type(&group.elem),
+        Type::ImplTrait(_) | Type::TraitObject(_) => quote!(&(#ty)),
         other => quote!(&#other),
     }
 }
@@ -489,6 +510,15 @@ fn krate(path: Option<&syn::Path>) -> TokenStream {
 /// An identifier of the expansion, invisible to the user's code.
 fn mixed(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
+}
+
+/// `callee(args).await`, with the callee, the parentheses and `.await` spanned on `span`
+/// (the return type), so that an unmet bound of the runtime is reported there.
+fn spanned_call(callee: TokenStream, mut args: Group, span: Span) -> TokenStream {
+    let callee = respan(callee, span);
+    args.set_span(span);
+    let await_ = respan(quote!(.await), span);
+    quote!(#callee #args #await_)
 }
 
 /// `tokens` with every span set to `span`, so that an error about them lands on `span`.

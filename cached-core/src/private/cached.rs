@@ -13,25 +13,70 @@ use super::site::Site;
 use crate::cache::Cache;
 use crate::store::Lookup;
 
-/// The condition of a function without one: every value is stored.
-pub fn always<T: ?Sized>(_: &T) -> bool {
-    true
+/// What decides whether a value is stored: the attribute's `condition`, checked against
+/// the cached type where the expansion names it, or [`Condition::always`].
+///
+/// Boxed so that the runtime's functions do not infer the cached type from the condition
+/// (a mismatch is then reported once, on the condition). Conditions are usually closures
+/// without captures or function items, whose box does not allocate.
+pub struct Condition<'a, T>(Box<dyn FnOnce(&T) -> bool + Send + 'a>);
+
+impl<'a, T> Condition<'a, T> {
+    /// Every value is stored.
+    pub fn always() -> Self {
+        Self(Box::new(|_: &T| true))
+    }
+
+    fn holds(self, value: &T) -> bool {
+        (self.0)(value)
+    }
+}
+
+/// The `condition` of a function whose return type `R` is cached as it is.
+pub fn condition<'a, R, C>(condition: C) -> Condition<'a, R>
+where
+    C: FnOnce(&R) -> bool + Send + 'a,
+{
+    Condition(Box::new(condition))
+}
+
+/// The `condition` of a function returning the `Result` `R`, on its `Ok` value.
+pub fn condition_ok<'a, R, C>(condition: C) -> Condition<'a, R::Ok>
+where
+    R: IsResult,
+    C: FnOnce(&R::Ok) -> bool + Send + 'a,
+{
+    Condition(Box::new(condition))
+}
+
+/// `Result<T, E>`, through any alias.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Result`",
+    label = "`#[cached]` reads this return type as a `Result`",
+    note = "write `option` in the attribute to cache every value as it is returned"
+)]
+pub trait IsResult {
+    /// `T`.
+    type Ok;
+}
+
+impl<T, E> IsResult for Result<T, E> {
+    type Ok = T;
 }
 
 /// A cached call of a function whose return type is cached as it is (not a `Result`).
 ///
 /// A cache failure never fails the call: an unknown cache, an unrenderable key, a backend
 /// error or an undecodable value each make the call run its body (logged at `warn`).
-pub async fn cached<R, C, F>(
+pub async fn cached<R, F>(
     site: &'static Site,
     key: KeyResult,
     ttl: Option<Duration>,
-    condition: C,
+    condition: Condition<'_, R>,
     body: F,
 ) -> R
 where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    C: FnOnce(&R) -> bool,
     F: Future<Output = R>,
 {
     let Some((cache, key)) = site.prepare(key) else {
@@ -49,7 +94,7 @@ where
                 return value;
             }
             let value = body.await;
-            if condition(&value) {
+            if condition.holds(&value) {
                 cache.store_quietly(key, &value, ttl).await;
             }
             value
@@ -108,18 +153,17 @@ pub struct OwnErr;
 impl SharedErr {
     /// A cached call of a function returning `Result<T, E>`: only an `Ok` the condition
     /// accepts is stored; the result, `Err` included, is shared with waiting callers.
-    pub async fn cached<T, E, C, F>(
+    pub async fn cached<T, E, F>(
         self,
         site: &'static Site,
         key: KeyResult,
         ttl: Option<Duration>,
-        condition: C,
+        condition: Condition<'_, T>,
         body: F,
     ) -> Result<T, E>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         E: Clone + Send + Sync + 'static,
-        C: FnOnce(&T) -> bool,
         F: Future<Output = Result<T, E>>,
     {
         let Some((cache, key)) = site.prepare(key) else {
@@ -138,7 +182,7 @@ impl SharedErr {
                 }
                 let result = body.await;
                 if let Ok(value) = &result
-                    && condition(value)
+                    && condition.holds(value)
                 {
                     cache.store_quietly(key, value, ttl).await;
                 }
@@ -151,17 +195,16 @@ impl SharedErr {
 impl OwnErr {
     /// As [`SharedErr::cached`], except that an `Err` is returned only to the caller whose
     /// body produced it.
-    pub async fn cached<T, E, C, F>(
+    pub async fn cached<T, E, F>(
         self,
         site: &'static Site,
         key: KeyResult,
         ttl: Option<Duration>,
-        condition: C,
+        condition: Condition<'_, T>,
         body: F,
     ) -> Result<T, E>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        C: FnOnce(&T) -> bool,
         F: Future<Output = Result<T, E>>,
     {
         let Some((cache, key)) = site.prepare(key) else {
@@ -179,7 +222,7 @@ impl OwnErr {
                     return Ok(value);
                 }
                 let value = body.await?;
-                if condition(&value) {
+                if condition.holds(&value) {
                     cache.store_quietly(key, &value, ttl).await;
                 }
                 Ok(value)
