@@ -398,7 +398,7 @@ impl Cache {
         self.inner.store.delete_if_token_now(name, token)
     }
 
-    fn count_lookup<T>(&self, key: &str, lookup: Lookup<T>) -> Option<T> {
+    pub(crate) fn count_lookup<T>(&self, key: &str, lookup: Lookup<T>) -> Option<T> {
         let stats = &self.inner.stats;
         match lookup {
             Lookup::Hit(value) => {

@@ -3,6 +3,8 @@
 
 #[path = "private/cached.rs"]
 mod cached;
+#[path = "private/hit.rs"]
+mod hit;
 #[path = "private/invalidate.rs"]
 mod invalidate;
 #[path = "private/key.rs"]

@@ -190,3 +190,13 @@ fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> 
         _ => Err(problems),
     }
 }
+
+/// Calls `f` with the cache named `name`, borrowed from the registry rather than cloned, so
+/// that the hit path of `#[cached]` writes no shared reference count.
+pub(crate) fn with_cache<R>(name: &str, f: impl FnOnce(Option<&Cache>) -> R) -> R {
+    let registry = REGISTRY.load();
+    if name == DEFAULT_CACHE {
+        return f(Some(&registry.default));
+    }
+    f(registry.caches.get(name))
+}

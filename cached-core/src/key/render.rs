@@ -53,7 +53,12 @@ impl KeySerializer<'_> {
         Ok(())
     }
 
-    fn number(&mut self, n: impl Display) -> Result {
+    fn integer(&mut self, n: impl itoa::Integer) -> Result {
+        self.out.push_str(itoa::Buffer::new().format(n));
+        Ok(())
+    }
+
+    fn float(&mut self, n: impl Display) -> Result {
         let _ = write!(self.out, "{n}");
         Ok(())
     }
@@ -129,41 +134,41 @@ impl<'a> ser::Serializer for &'a mut KeySerializer<'_> {
         Ok(())
     }
     fn serialize_i8(self, v: i8) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_i16(self, v: i16) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_i32(self, v: i32) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_i64(self, v: i64) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_i128(self, v: i128) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_u8(self, v: u8) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_u16(self, v: u16) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_u32(self, v: u32) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_u64(self, v: u64) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     fn serialize_u128(self, v: u128) -> Result {
-        self.number(v)
+        self.integer(v)
     }
     /// `Display` of a float is its shortest round-trip form, so distinct values differ.
     fn serialize_f32(self, v: f32) -> Result {
-        self.number(v)
+        self.float(v)
     }
     fn serialize_f64(self, v: f64) -> Result {
-        self.number(v)
+        self.float(v)
     }
     fn serialize_char(self, v: char) -> Result {
         self.scalar(v.encode_utf8(&mut [0; 4]))

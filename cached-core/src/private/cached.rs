@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::hit::{Start, start};
 use super::key::KeyResult;
 use super::site::Site;
 use crate::cache::Cache;
@@ -79,12 +80,11 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
-    let Some((cache, key)) = site.prepare(key) else {
-        return body.await;
+    let (cache, key) = match start::<R>(site, key).await {
+        Start::Hit(value) => return value,
+        Start::Load(cache, key) => (cache, key),
+        Start::Uncached => return body.await,
     };
-    if let Some(value) = cache.lookup::<R>(&key).await {
-        return value;
-    }
     let (cache, key) = (&cache, key.as_str());
     cache
         .inner
@@ -166,12 +166,11 @@ impl SharedErr {
         E: Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
     {
-        let Some((cache, key)) = site.prepare(key) else {
-            return body.await;
+        let (cache, key) = match start::<T>(site, key).await {
+            Start::Hit(value) => return Ok(value),
+            Start::Load(cache, key) => (cache, key),
+            Start::Uncached => return body.await,
         };
-        if let Some(value) = cache.lookup::<T>(&key).await {
-            return Ok(value);
-        }
         let (cache, key) = (&cache, key.as_str());
         cache
             .inner
@@ -207,12 +206,11 @@ impl OwnErr {
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
     {
-        let Some((cache, key)) = site.prepare(key) else {
-            return body.await;
+        let (cache, key) = match start::<T>(site, key).await {
+            Start::Hit(value) => return Ok(value),
+            Start::Load(cache, key) => (cache, key),
+            Start::Uncached => return body.await,
         };
-        if let Some(value) = cache.lookup::<T>(&key).await {
-            return Ok(value);
-        }
         let (cache, key) = (&cache, key.as_str());
         cache
             .inner
