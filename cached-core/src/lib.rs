@@ -21,6 +21,33 @@
 //! # }
 //! ```
 //!
+//! # Function caching
+//!
+//! [`#[cached]`](cached) caches an async function's result under a key built from its
+//! arguments (`get_user_posts:user_id=abc123`), and [`#[invalidates]`](invalidates) deletes
+//! keys after a mutating function succeeds:
+//!
+//! ```
+//! use cached_core::{cached, invalidates};
+//!
+//! #[cached(ttl = 300)]
+//! async fn get_user_posts(user_id: &str) -> Vec<String> {
+//!     vec![format!("first post of {user_id}")]
+//! }
+//!
+//! #[invalidates("get_user_posts:user_id={user_id}")]
+//! async fn add_post(user_id: &str, title: &str) {
+//!     let _ = (user_id, title);
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! get_user_posts("abc123").await; // runs the body
+//! get_user_posts("abc123").await; // a hit
+//! add_post("abc123", "second post").await; // deletes the entry
+//! # assert!(!cached_core::cache().exists("get_user_posts:user_id=abc123").await.unwrap());
+//! # }
+//! ```
+//!
 //! # Debug logging
 //!
 //! Every hit, miss and write is a `tracing` event at `debug` under the target `cached_core`
