@@ -1,12 +1,71 @@
-//! Every method of the cache API, on the memory backend.
+//! Every method of the cache API, one test body per behaviour, run on every backend: the
+//! memory store, a Redis server (one per test), and a 3-primary Redis Cluster (one for all
+//! bodies, each under its own key prefix).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cached_core::{Error, Ttl};
+use cached_core::{Cache, Error, Ttl};
+use cached_tests::redis_server::{RedisCluster, RedisServer};
 use cached_tests::{SHORT_TTL, memory_cache, outlive_short_ttl};
 use serde::{Deserialize, Serialize};
+
+/// Generates, for each behaviour, a test per backend: `memory::name`, `redis::name`, and
+/// one `cluster::every_behaviour` that runs them all on one cluster.
+macro_rules! on_every_backend {
+    ($($behaviour:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    super::$behaviour(cached_tests::memory_cache(10_000)).await;
+                }
+            )*
+        }
+
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $behaviour() {
+                    let server = super::RedisServer::start();
+                    super::$behaviour(server.cache("")).await;
+                }
+            )*
+        }
+
+        mod cluster {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn every_behaviour() {
+                let cluster = super::RedisCluster::start();
+                $(
+                    let prefix = concat!(stringify!($behaviour), ":");
+                    super::$behaviour(cluster.cache(prefix)).await;
+                )*
+            }
+        }
+    };
+}
+
+on_every_backend!(
+    set_then_get_returns_the_value_and_get_or_the_default,
+    values_of_every_shape_round_trip,
+    a_value_read_as_another_type_is_a_counted_miss,
+    entries_expire_after_their_ttl_and_the_default_ttl_applies,
+    a_zero_ttl_stores_nothing,
+    ttl_tells_absent_expiring_and_persistent_keys_apart,
+    get_or_set_loads_on_a_miss_and_stores_for_the_ttl,
+    get_or_set_runs_the_loader_once_for_100_concurrent_callers,
+    try_get_or_set_stores_ok_and_never_err,
+    delete_and_delete_many_report_what_existed,
+    delete_pattern_matches_globs_and_treats_escaped_glob_characters_literally,
+    delete_pattern_walks_many_keys,
+    clear_removes_everything,
+    incr_and_decr_count_from_zero_and_keep_the_expiry,
+    incr_on_a_non_integer_is_a_clear_error_and_changes_nothing,
+    set_nx_stores_only_when_absent,
+    stats_count_hits_misses_sets_and_deletes,
+);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct User {
@@ -21,9 +80,7 @@ fn ada() -> User {
     }
 }
 
-#[tokio::test]
-async fn set_then_get_returns_the_value_and_get_or_the_default() {
-    let cache = memory_cache(100);
+async fn set_then_get_returns_the_value_and_get_or_the_default(cache: Cache) {
     assert_eq!(cache.get::<User>("user:abc123").await.unwrap(), None);
     cache.set("user:abc123", &ada(), None).await.unwrap();
     assert_eq!(cache.get::<User>("user:abc123").await.unwrap(), Some(ada()));
@@ -42,9 +99,40 @@ async fn set_then_get_returns_the_value_and_get_or_the_default() {
     );
 }
 
-#[tokio::test]
-async fn a_value_read_as_another_type_is_a_counted_miss() {
-    let cache = memory_cache(100);
+async fn values_of_every_shape_round_trip(cache: Cache) {
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Page {
+        title: String,
+        tags: Vec<String>,
+        author: Option<User>,
+        score: f64,
+    }
+    let page = Page {
+        title: "Ünïcode ✓ \"quoted\" \n newline".into(),
+        tags: vec![String::new(), "a:b".into()],
+        author: Some(ada()),
+        score: -1.5,
+    };
+    cache.set("page", &page, None).await.unwrap();
+    assert_eq!(cache.get::<Page>("page").await.unwrap(), Some(page));
+
+    cache.set("none", &None::<u32>, None).await.unwrap();
+    assert_eq!(
+        cache.get::<Option<u32>>("none").await.unwrap(),
+        Some(None),
+        "a stored None is a hit holding None"
+    );
+    cache.set("empty", "", None).await.unwrap();
+    assert_eq!(
+        cache.get::<String>("empty").await.unwrap().as_deref(),
+        Some("")
+    );
+    let big = "x".repeat(100_000);
+    cache.set("big", &big, None).await.unwrap();
+    assert_eq!(cache.get::<String>("big").await.unwrap(), Some(big));
+}
+
+async fn a_value_read_as_another_type_is_a_counted_miss(cache: Cache) {
     cache.set("n", &7_u32, None).await.unwrap();
     assert_eq!(
         cache.get::<u64>("n").await.unwrap(),
@@ -56,9 +144,7 @@ async fn a_value_read_as_another_type_is_a_counted_miss() {
     assert_eq!((stats.hits, stats.misses, stats.errors), (1, 1, 1));
 }
 
-#[tokio::test]
-async fn entries_expire_after_their_ttl_and_the_default_ttl_applies() {
-    let cache = memory_cache(100);
+async fn entries_expire_after_their_ttl_and_the_default_ttl_applies(cache: Cache) {
     cache.set("short", &1, Some(SHORT_TTL)).await.unwrap();
     cache.set("default", &1, None).await.unwrap();
     assert!(cache.exists("short").await.unwrap());
@@ -70,17 +156,13 @@ async fn entries_expire_after_their_ttl_and_the_default_ttl_applies() {
     assert!(left > Duration::from_secs(290) && left <= cached_core::DEFAULT_TTL);
 }
 
-#[tokio::test]
-async fn a_zero_ttl_stores_nothing() {
-    let cache = memory_cache(100);
+async fn a_zero_ttl_stores_nothing(cache: Cache) {
     cache.set("k", &1, None).await.unwrap();
     cache.set("k", &2, Some(Duration::ZERO)).await.unwrap();
     assert!(!cache.exists("k").await.unwrap());
 }
 
-#[tokio::test]
-async fn ttl_tells_absent_expiring_and_persistent_keys_apart() {
-    let cache = memory_cache(100);
+async fn ttl_tells_absent_expiring_and_persistent_keys_apart(cache: Cache) {
     assert_eq!(cache.ttl("nothing").await.unwrap(), Ttl::Absent);
     cache
         .set("expiring", &1, Some(Duration::from_secs(60)))
@@ -99,9 +181,7 @@ async fn ttl_tells_absent_expiring_and_persistent_keys_apart() {
     assert_eq!(cache.ttl("short").await.unwrap(), Ttl::Absent);
 }
 
-#[tokio::test]
-async fn get_or_set_loads_on_a_miss_and_stores_for_the_ttl() {
-    let cache = memory_cache(100);
+async fn get_or_set_loads_on_a_miss_and_stores_for_the_ttl(cache: Cache) {
     let loads = AtomicUsize::new(0);
     let load = || async {
         loads.fetch_add(1, Ordering::SeqCst);
@@ -127,9 +207,7 @@ async fn get_or_set_loads_on_a_miss_and_stores_for_the_ttl() {
     assert_eq!(loads.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn get_or_set_runs_the_loader_once_for_100_concurrent_callers() {
-    let cache = memory_cache(100);
+async fn get_or_set_runs_the_loader_once_for_100_concurrent_callers(cache: Cache) {
     let loads = Arc::new(AtomicUsize::new(0));
     let callers: Vec<_> = (0..100)
         .map(|_| {
@@ -155,9 +233,7 @@ async fn get_or_set_runs_the_loader_once_for_100_concurrent_callers() {
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
-async fn try_get_or_set_stores_ok_and_never_err() {
-    let cache = memory_cache(100);
+async fn try_get_or_set_stores_ok_and_never_err(cache: Cache) {
     let failed: Result<u32, String> = cache
         .try_get_or_set("k", || async { Err("db down".to_string()) }, None)
         .await;
@@ -168,9 +244,7 @@ async fn try_get_or_set_stores_ok_and_never_err() {
     assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(5));
 }
 
-#[tokio::test]
-async fn delete_and_delete_many_report_what_existed() {
-    let cache = memory_cache(100);
+async fn delete_and_delete_many_report_what_existed(cache: Cache) {
     for key in ["user:abc123", "user:def456", "user:ghi789"] {
         cache.set(key, &1, None).await.unwrap();
     }
@@ -185,12 +259,11 @@ async fn delete_and_delete_many_report_what_existed() {
     );
     let owned = vec!["user:ghi789".to_string()];
     assert_eq!(cache.delete_many(&owned).await.unwrap(), 1);
+    assert_eq!(cache.delete_many::<&str>(&[]).await.unwrap(), 0);
     assert_eq!(cache.stats().deletes, 3);
 }
 
-#[tokio::test]
-async fn delete_pattern_matches_globs_and_treats_escaped_glob_characters_literally() {
-    let cache = memory_cache(100);
+async fn delete_pattern_matches_globs_and_treats_escaped_glob_characters_literally(cache: Cache) {
     let keys = [
         "user:1", "user:2", "user:*", "user:[x]", "users:1", "post:1", "a?b", "axb",
     ];
@@ -213,24 +286,39 @@ async fn delete_pattern_matches_globs_and_treats_escaped_glob_characters_literal
         "users:1 and post:1"
     );
     assert_eq!(cache.delete_pattern("nothing*").await.unwrap(), 0);
-    assert!(cache.exists("axb").await.unwrap());
-    assert_eq!(cache.entry_count(), Some(1));
+    for key in keys {
+        assert_eq!(cache.exists(key).await.unwrap(), key == "axb", "{key}");
+    }
+    if let Some(count) = cache.entry_count() {
+        assert_eq!(count, 1);
+    }
 }
 
-#[tokio::test]
-async fn clear_removes_everything() {
-    let cache = memory_cache(100);
+async fn delete_pattern_walks_many_keys(cache: Cache) {
+    for i in 0..2_500 {
+        cache.set(&format!("item:{i}"), &i, None).await.unwrap();
+    }
+    cache.set("other:1", &1, None).await.unwrap();
+    assert_eq!(cache.delete_pattern("item:*").await.unwrap(), 2_500);
+    assert!(!cache.exists("item:1234").await.unwrap());
+    assert!(cache.exists("other:1").await.unwrap());
+    assert_eq!(cache.stats().deletes, 2_500);
+}
+
+async fn clear_removes_everything(cache: Cache) {
     for i in 0..10 {
         cache.set(&format!("k{i}"), &i, None).await.unwrap();
     }
     cache.clear().await.unwrap();
-    assert_eq!(cache.entry_count(), Some(0));
-    assert!(!cache.exists("k3").await.unwrap());
+    for i in 0..10 {
+        assert!(!cache.exists(&format!("k{i}")).await.unwrap());
+    }
+    if let Some(count) = cache.entry_count() {
+        assert_eq!(count, 0);
+    }
 }
 
-#[tokio::test]
-async fn incr_and_decr_count_from_zero_and_keep_the_expiry() {
-    let cache = memory_cache(100);
+async fn incr_and_decr_count_from_zero_and_keep_the_expiry(cache: Cache) {
     assert_eq!(cache.incr("counter", 1).await.unwrap(), 1);
     assert_eq!(cache.incr("counter", 5).await.unwrap(), 6);
     assert_eq!(cache.decr("counter", 1).await.unwrap(), 5);
@@ -244,13 +332,20 @@ async fn incr_and_decr_count_from_zero_and_keep_the_expiry() {
     assert_eq!(cache.incr("views", 1).await.unwrap(), 11);
     assert!(matches!(cache.ttl("views").await.unwrap(), Ttl::Expires(_)));
 
-    cache.set("numeric_text", "41", None).await.unwrap();
+    cache
+        .set("numeric_text", "41", Some(Duration::from_secs(60)))
+        .await
+        .unwrap();
     assert_eq!(cache.incr("numeric_text", 1).await.unwrap(), 42);
+    assert!(
+        matches!(cache.ttl("numeric_text").await.unwrap(), Ttl::Expires(_)),
+        "a counter held in a string keeps its expiry too"
+    );
+    cache.set("padded", "-007", None).await.unwrap();
+    assert_eq!(cache.incr("padded", 2).await.unwrap(), -5);
 }
 
-#[tokio::test]
-async fn incr_on_a_non_integer_is_a_clear_error_and_changes_nothing() {
-    let cache = memory_cache(100);
+async fn incr_on_a_non_integer_is_a_clear_error_and_changes_nothing(cache: Cache) {
     cache.set("name", "Ada", None).await.unwrap();
     let error = cache.incr("name", 1).await.unwrap_err();
     assert!(matches!(error, Error::NotAnInteger { ref key, .. } if key == "name"));
@@ -268,15 +363,27 @@ async fn incr_on_a_non_integer_is_a_clear_error_and_changes_nothing() {
         cache.incr("max", 1).await,
         Err(Error::NotAnInteger { .. })
     ));
+    assert_eq!(cache.get::<i64>("max").await.unwrap(), Some(i64::MAX));
+    cache
+        .set("huge_text", "99999999999999999999", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        cache.incr("huge_text", 1).await,
+        Err(Error::NotAnInteger { .. })
+    ));
+    assert_eq!(
+        cache.get::<String>("huge_text").await.unwrap().as_deref(),
+        Some("99999999999999999999"),
+        "a failed increment leaves the value as it was"
+    );
     assert!(matches!(
         cache.decr("x", i64::MIN).await,
         Err(Error::NotAnInteger { .. })
     ));
 }
 
-#[tokio::test]
-async fn set_nx_stores_only_when_absent() {
-    let cache = memory_cache(100);
+async fn set_nx_stores_only_when_absent(cache: Cache) {
     assert!(
         cache
             .set_nx("lock:task", "1", Some(Duration::from_secs(60)))
@@ -293,6 +400,10 @@ async fn set_nx_stores_only_when_absent() {
         cache.get::<String>("lock:task").await.unwrap().as_deref(),
         Some("1")
     );
+    assert!(matches!(
+        cache.ttl("lock:task").await.unwrap(),
+        Ttl::Expires(_)
+    ));
 
     cache.set_nx("brief", "1", Some(SHORT_TTL)).await.unwrap();
     outlive_short_ttl().await;
@@ -302,9 +413,7 @@ async fn set_nx_stores_only_when_absent() {
     );
 }
 
-#[tokio::test]
-async fn stats_count_hits_misses_sets_deletes_and_evictions() {
-    let cache = memory_cache(2);
+async fn stats_count_hits_misses_sets_and_deletes(cache: Cache) {
     cache.set("a", &1, None).await.unwrap();
     cache.get::<i32>("a").await.unwrap();
     cache.get::<i32>("a").await.unwrap();
@@ -317,7 +426,18 @@ async fn stats_count_hits_misses_sets_deletes_and_evictions() {
     assert_eq!(stats.misses, 1);
     assert_eq!(stats.sets, 3);
     assert_eq!(stats.deletes, 1);
-    assert_eq!(stats.evictions, 1);
+    assert_eq!(stats.evictions, 0);
     assert_eq!(stats.errors, 0);
     assert!((stats.hit_ratio() - 2.0 / 3.0).abs() < 1e-9);
+}
+
+/// Evictions exist only where the cache is bounded by `max_size`: in memory.
+#[tokio::test]
+async fn a_bounded_memory_cache_counts_its_evictions() {
+    let cache = memory_cache(2);
+    for key in ["a", "b", "c"] {
+        cache.set(key, &1, None).await.unwrap();
+    }
+    assert_eq!(cache.stats().evictions, 1);
+    assert_eq!(cache.entry_count(), Some(2));
 }

@@ -4,6 +4,8 @@
 //! for backends registered with [`register_backend`](crate::register_backend).
 
 pub(crate) mod memory;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 use std::time::Duration;
 

@@ -55,6 +55,17 @@ pub struct CacheConfig {
     pub max_size: Option<usize>,
     /// Prepended to every key, so that caches can share a store.
     pub key_prefix: Option<String>,
+    /// Redis Cluster: the URLs of some of the cluster's nodes (the others are discovered);
+    /// set instead of `url`.
+    pub nodes: Vec<String>,
+    /// How long a Redis connection attempt may take before it counts as failed.
+    pub connect_timeout: Option<Duration>,
+    /// How long a Redis command may wait for its reply before it counts as failed.
+    pub response_timeout: Option<Duration>,
+    /// How many consecutive Redis failures open the circuit breaker.
+    pub breaker_threshold: Option<u32>,
+    /// How long an open circuit answers at once, before it lets one probe through.
+    pub breaker_cooldown: Option<Duration>,
     /// Every other field, for custom backends.
     pub options: Map<String, Value>,
 }
@@ -79,8 +90,24 @@ impl CacheConfig {
             ttl: None,
             max_size: None,
             key_prefix: None,
+            nodes: Vec::new(),
+            connect_timeout: None,
+            response_timeout: None,
+            breaker_threshold: None,
+            breaker_cooldown: None,
             options: Map::new(),
         }
+    }
+
+    /// A Redis cache at `url` (`redis://[:password@]host:6379/db`, or `rediss://` with the
+    /// `tls` feature).
+    pub fn redis(url: &str) -> Self {
+        Self::backend("redis").with_url(url)
+    }
+
+    /// A Redis Cluster cache, reached through some of its nodes' URLs.
+    pub fn redis_cluster<S: AsRef<str>>(nodes: &[S]) -> Self {
+        Self::backend("redis").with_nodes(nodes)
     }
 
     /// Sets the URL.
@@ -104,6 +131,32 @@ impl CacheConfig {
     /// Sets the key prefix.
     pub fn with_key_prefix(mut self, prefix: &str) -> Self {
         self.key_prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Sets the URLs of a Redis Cluster's nodes.
+    pub fn with_nodes<S: AsRef<str>>(mut self, nodes: &[S]) -> Self {
+        self.nodes = nodes.iter().map(|n| n.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Sets the Redis connection timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the Redis response timeout.
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets how many consecutive failures open the circuit breaker, and how long it stays
+    /// open before a probe.
+    pub fn with_breaker(mut self, threshold: u32, cooldown: Duration) -> Self {
+        self.breaker_threshold = Some(threshold);
+        self.breaker_cooldown = Some(cooldown);
         self
     }
 
@@ -191,6 +244,13 @@ impl CacheSettings {
                     "ttl" => duration(&value).map(|d| config.ttl = Some(d)),
                     "max_size" => positive(&value).map(|n| config.max_size = Some(n)),
                     "key_prefix" => string(&value).map(|s| config.key_prefix = Some(s)),
+                    "nodes" => strings(&value).map(|n| config.nodes = n),
+                    "connect_timeout" => millis(&value).map(|d| config.connect_timeout = Some(d)),
+                    "response_timeout" => millis(&value).map(|d| config.response_timeout = Some(d)),
+                    "breaker_threshold" => positive(&value)
+                        .and_then(|n| u32::try_from(n).map_err(|_| format!("{n} is too large")))
+                        .map(|n| config.breaker_threshold = Some(n)),
+                    "breaker_cooldown" => millis(&value).map(|d| config.breaker_cooldown = Some(d)),
                     _ => {
                         config.options.insert(field.clone(), value);
                         Ok(())
@@ -222,6 +282,23 @@ fn string(value: &Value) -> Result<String, String> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| format!("expected a string, found {}", kind(value)))
+}
+
+fn strings(value: &Value) -> Result<Vec<String>, String> {
+    let Value::Array(items) = value else {
+        return Err(format!(
+            "expected an array of strings, found {}",
+            kind(value)
+        ));
+    };
+    items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("expected an array of strings, found {} in it", kind(item)))
+        })
+        .collect()
 }
 
 fn positive(value: &Value) -> Result<usize, String> {
@@ -261,6 +338,24 @@ fn duration(value: &Value) -> Result<Duration, String> {
         return Err("must be greater than zero".to_owned());
     }
     Ok(parsed)
+}
+
+/// A timeout: whole milliseconds, or a duration string such as `"250ms"` or `"1s"`.
+fn millis(value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(ms) if ms > 0 => Ok(Duration::from_millis(ms as u64)),
+            Some(ms) => Err(format!("must be greater than zero, found {ms}")),
+            None => Err(format!(
+                "expected whole milliseconds or a duration string, found {n}"
+            )),
+        },
+        Value::String(_) => duration(value),
+        other => Err(format!(
+            "expected whole milliseconds or a duration string, found {}",
+            kind(other)
+        )),
+    }
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -392,5 +487,15 @@ mod tests {
         assert!(duration(&Value::from("0s")).is_err());
         assert!(duration(&Value::from("soon")).is_err());
         assert!(duration(&Value::from(1.5)).is_err());
+    }
+
+    #[test]
+    fn timeouts_accept_milliseconds_and_strings() {
+        assert_eq!(millis(&Value::from(250)), Ok(Duration::from_millis(250)));
+        assert_eq!(millis(&Value::from("2s")), Ok(Duration::from_secs(2)));
+        assert_eq!(millis(&Value::from("50ms")), Ok(Duration::from_millis(50)));
+        assert!(millis(&Value::from(0)).is_err());
+        assert!(millis(&Value::from("0ms")).is_err());
+        assert!(millis(&Value::from(true)).is_err());
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::store::{CustomStore, Store};
 
 /// The built-in backends' names.
-const BUILT_IN: &[&str] = &["memory"];
+const BUILT_IN: &[&str] = &["memory", "redis"];
 
 /// The name of the cache [`cache()`] returns.
 pub const DEFAULT_CACHE: &str = "default";
@@ -119,6 +119,20 @@ impl Cache {
     }
 }
 
+/// The Redis-only fields `config` sets, for backends that take none of them.
+fn redis_fields(config: &CacheConfig) -> Vec<&'static str> {
+    [
+        ("nodes", !config.nodes.is_empty()),
+        ("connect_timeout", config.connect_timeout.is_some()),
+        ("response_timeout", config.response_timeout.is_some()),
+        ("breaker_threshold", config.breaker_threshold.is_some()),
+        ("breaker_cooldown", config.breaker_cooldown.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect()
+}
+
 /// Validates one cache's configuration and builds it; every problem found is returned.
 fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> {
     let mut problems = Vec::new();
@@ -143,6 +157,9 @@ fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> 
             if config.url.is_some() {
                 problem("url", "the memory backend takes no url".to_owned());
             }
+            for field in redis_fields(config) {
+                problem(field, format!("the memory backend takes no {field}"));
+            }
             for field in config.options.keys() {
                 problem(
                     field,
@@ -153,6 +170,25 @@ fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> 
             Some(Store::Memory(MemoryStore::new(
                 config.max_size.unwrap_or(DEFAULT_MAX_SIZE),
             )))
+        }
+        #[cfg(feature = "redis")]
+        "redis" => match crate::backend::redis::build(name, config) {
+            Ok(store) => Some(Store::Redis(store)),
+            Err(found) => {
+                for (field, message) in found {
+                    problem(&field, message);
+                }
+                None
+            }
+        },
+        #[cfg(not(feature = "redis"))]
+        "redis" => {
+            problem(
+                "backend",
+                "the redis backend is not compiled in; enable the `redis` feature of cached-core"
+                    .to_owned(),
+            );
+            None
         }
         custom => match FACTORIES.read().get(custom).cloned() {
             None => {

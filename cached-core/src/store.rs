@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 
 use crate::backend::Backend;
 use crate::backend::memory::{Action, Expiry, MemoryStore};
+#[cfg(feature = "redis")]
+use crate::backend::redis::RedisStore;
 use crate::error::BackendError;
 use crate::key;
 use crate::ttl::Ttl;
@@ -44,6 +46,8 @@ pub(crate) type Evicted = u64;
 )]
 pub(crate) enum Store {
     Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(RedisStore),
     Custom(CustomStore),
 }
 
@@ -65,6 +69,8 @@ impl Store {
                     Err(error) => Lookup::Undecodable(error),
                 })
                 .unwrap_or(Lookup::Miss)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => Ok(decode(redis.get(key).await?)),
             Store::Custom(custom) => {
                 let bytes = custom
                     .backend
@@ -87,6 +93,12 @@ impl Store {
     {
         match self {
             Store::Memory(store) => Ok(store.set(key, erase(value.to_owned()), ttl)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => {
+                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
+                redis.set(key, &bytes, ttl).await?;
+                Ok(0)
+            }
             Store::Custom(custom) => {
                 let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
                 let key = key::prefixed(&custom.prefix, key);
@@ -114,6 +126,11 @@ impl Store {
                     true,
                 ),
             })),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => {
+                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
+                Ok((redis.set_nx(key, &bytes, ttl).await?, 0))
+            }
             Store::Custom(custom) => {
                 let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
                 let key = key::prefixed(&custom.prefix, key);
@@ -125,6 +142,8 @@ impl Store {
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
         match self {
             Store::Memory(store) => Ok(store.remove(key)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.delete(key).await,
             Store::Custom(custom) => {
                 custom
                     .backend
@@ -137,6 +156,8 @@ impl Store {
     pub(crate) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
         match self {
             Store::Memory(store) => Ok(keys.iter().filter(|key| store.remove(key)).count()),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.delete_many(keys).await,
             Store::Custom(custom) => {
                 let keys: Vec<String> = keys
                     .iter()
@@ -150,6 +171,8 @@ impl Store {
     pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
         match self {
             Store::Memory(store) => Ok(store.remove_matching(pattern)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.delete_pattern(pattern).await,
             Store::Custom(custom) => {
                 let pattern = key::prefixed_pattern(&custom.prefix, pattern);
                 custom.backend.delete_pattern(&pattern).await
@@ -157,14 +180,16 @@ impl Store {
         }
     }
 
-    /// Removes every key of this cache. On a custom backend with a `key_prefix`, only the
-    /// keys under the prefix.
+    /// Removes every key of this cache. On Redis and custom backends with a `key_prefix`,
+    /// only the keys under the prefix; on Redis without one, the whole database.
     pub(crate) async fn clear(&self) -> Result<(), BackendError> {
         match self {
             Store::Memory(store) => {
                 store.clear();
                 Ok(())
             }
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.clear().await,
             Store::Custom(custom) if custom.prefix.is_empty() => custom.backend.clear().await,
             Store::Custom(custom) => {
                 let pattern = key::prefixed_pattern(&custom.prefix, "*");
@@ -176,6 +201,8 @@ impl Store {
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
         match self {
             Store::Memory(store) => Ok(store.contains(key)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.exists(key).await,
             Store::Custom(custom) => {
                 custom
                     .backend
@@ -188,6 +215,8 @@ impl Store {
     pub(crate) async fn ttl(&self, key: &str) -> Result<Ttl, BackendError> {
         match self {
             Store::Memory(store) => Ok(store.ttl(key)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.ttl(key).await,
             Store::Custom(custom) => {
                 custom
                     .backend
@@ -214,6 +243,8 @@ impl Store {
                 });
                 result.map(|next| (next, evicted))
             }
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => Ok((redis.incr(key, by).await?, 0)),
             Store::Custom(custom) => Ok((
                 custom
                     .backend
@@ -232,6 +263,11 @@ impl Store {
     ) -> Result<bool, BackendError> {
         match self {
             Store::Memory(store) => Ok(release_token(store, key, token)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => {
+                let expected = serde_json::to_vec(token).expect("a string always serializes");
+                redis.delete_if_equals(key, &expected).await
+            }
             Store::Custom(custom) => {
                 let expected = serde_json::to_vec(token).expect("a string always serializes");
                 let key = key::prefixed(&custom.prefix, key);
@@ -245,6 +281,8 @@ impl Store {
     pub(crate) fn delete_if_token_now(&self, key: &str, token: &str) -> Option<bool> {
         match self {
             Store::Memory(store) => Some(release_token(store, key, token)),
+            #[cfg(feature = "redis")]
+            Store::Redis(_) => None,
             Store::Custom(_) => None,
         }
     }
@@ -253,6 +291,8 @@ impl Store {
     pub(crate) fn len(&self) -> Option<usize> {
         match self {
             Store::Memory(store) => Some(store.len()),
+            #[cfg(feature = "redis")]
+            Store::Redis(_) => None,
             Store::Custom(_) => None,
         }
     }

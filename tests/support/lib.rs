@@ -1,5 +1,7 @@
 //! Shared support of the integration tests.
 
+pub mod redis_server;
+
 use std::time::Duration;
 
 use cached_core::{Cache, CacheConfig};

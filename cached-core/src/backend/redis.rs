@@ -1,0 +1,439 @@
+//! The Redis store: one server through a redis-rs `ConnectionManager`, or a Redis Cluster
+//! through `cluster_async`, behind a circuit breaker.
+//!
+//! Values are JSON bytes, keys carry the cache's `key_prefix`. Each method is one command
+//! (or one Lua script) except `delete_pattern`, which walks `SCAN MATCH COUNT` and unlinks
+//! each page's keys in one `UNLINK` (never `KEYS`, which blocks the server).
+
+mod circuit;
+mod connection;
+mod scripts;
+mod settings;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::time::Duration;
+
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value, cmd};
+
+use crate::cache::LOG_TARGET;
+use crate::error::BackendError;
+use crate::key;
+use crate::ttl::Ttl;
+
+use circuit::{Breaker, Tripped};
+use connection::{Conn, Connection};
+
+pub(crate) use settings::build;
+
+/// Keys asked for per `SCAN` step: large enough to walk a big keyspace in few round trips,
+/// small enough that each step stays short on the server.
+const SCAN_COUNT: usize = 1000;
+
+/// The longest TTL sent to Redis, in milliseconds (about 35,000 years): longer ones are
+/// clamped, since Redis refuses expiry times past the end of its clock.
+const MAX_TTL_MS: u128 = 1 << 50;
+
+/// The store behind one Redis cache.
+pub(crate) struct RedisStore {
+    cache: String,
+    prefix: String,
+    connection: Connection,
+    breaker: Breaker,
+    response_timeout: Duration,
+}
+
+impl RedisStore {
+    fn key<'k>(&self, key: &'k str) -> Cow<'k, str> {
+        key::prefixed(&self.prefix, key)
+    }
+
+    /// The bytes stored at `key`.
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.query(cmd("GET").arg(&*self.key(key))).await
+    }
+
+    /// Stores `value` at `key` for `ttl` (`SET PX`).
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        self.query::<Value>(
+            cmd("SET")
+                .arg(&*self.key(key))
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_millis(ttl)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Stores `value` at `key` for `ttl` if the key is absent (`SET NX PX`).
+    pub(crate) async fn set_nx(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, BackendError> {
+        let reply: Value = self
+            .query(
+                cmd("SET")
+                    .arg(&*self.key(key))
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_millis(ttl)),
+            )
+            .await?;
+        Ok(!matches!(reply, Value::Nil))
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        self.query::<u64>(cmd("UNLINK").arg(&*self.key(key)))
+            .await
+            .map(|removed| removed > 0)
+    }
+
+    /// One `UNLINK` for every key; on a cluster, redis-rs splits it by slot and sends the
+    /// parts to their nodes concurrently.
+    pub(crate) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut unlink = cmd("UNLINK");
+        for key in keys {
+            unlink.arg(&*self.key(key));
+        }
+        self.query::<usize>(&unlink).await
+    }
+
+    /// Unlinks every key matching `pattern` under the cache's prefix (escaped, so that only
+    /// its literal text matches), walking each primary's keyspace with `SCAN`.
+    pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
+        let pattern = key::prefixed_pattern(&self.prefix, pattern);
+        let mut removed = 0;
+        for node in self.primaries().await? {
+            removed += self.unlink_matching(&node, &pattern).await?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes the cache's keys: those under its prefix, or, without a prefix, every key of
+    /// its database (`FLUSHDB ASYNC`, on every primary of a cluster).
+    pub(crate) async fn clear(&self) -> Result<(), BackendError> {
+        if self.prefix.is_empty() {
+            return self
+                .query::<Value>(cmd("FLUSHDB").arg("ASYNC"))
+                .await
+                .map(drop);
+        }
+        self.delete_pattern("*").await.map(drop)
+    }
+
+    pub(crate) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
+        self.query::<u64>(cmd("EXISTS").arg(&*self.key(key)))
+            .await
+            .map(|found| found > 0)
+    }
+
+    pub(crate) async fn ttl(&self, key: &str) -> Result<Ttl, BackendError> {
+        let millis: i64 = self.query(cmd("PTTL").arg(&*self.key(key))).await?;
+        Ok(match millis {
+            -1 => Ttl::NoExpiry,
+            ms if ms < 0 => Ttl::Absent,
+            ms => Ttl::Expires(Duration::from_millis(ms as u64)),
+        })
+    }
+
+    /// `INCRBY`; a counter held as a JSON string (`"41"`) goes through a script that makes
+    /// it a bare integer first. "Not an integer", overflow and a key of another Redis type
+    /// are [`BackendError::NotAnInteger`].
+    pub(crate) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
+        let key = self.key(key);
+        let key: &str = &key;
+        let plain = self
+            .call(|mut conn| async move {
+                cmd("INCRBY")
+                    .arg(key)
+                    .arg(by)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
+        let result = match plain {
+            Err(Failure::Redis(error)) if not_an_integer(&error) => {
+                self.call(|mut conn| async move {
+                    scripts::INCR_QUOTED
+                        .key(key)
+                        .arg(by)
+                        .invoke_async::<i64>(&mut conn)
+                        .await
+                })
+                .await
+            }
+            other => other,
+        };
+        result.map_err(|failure| match failure {
+            Failure::Redis(error) if not_an_integer(&error) || overflowed(&error) => {
+                BackendError::NotAnInteger
+            }
+            other => self.backend_error(other),
+        })
+    }
+
+    /// Deletes `key` only while it holds `expected`, atomically (a Lua compare-and-delete).
+    pub(crate) async fn delete_if_equals(
+        &self,
+        key: &str,
+        expected: &[u8],
+    ) -> Result<bool, BackendError> {
+        let key = self.key(key);
+        let key: &str = &key;
+        self.call(|mut conn| async move {
+            scripts::DELETE_IF_EQUALS
+                .key(key)
+                .arg(expected)
+                .invoke_async::<i64>(&mut conn)
+                .await
+        })
+        .await
+        .map(|deleted| deleted == 1)
+        .map_err(|failure| self.backend_error(failure))
+    }
+
+    /// The nodes to scan: the server itself, or one slot owned by each cluster primary.
+    async fn primaries(&self) -> Result<Vec<Node>, BackendError> {
+        if !self.connection.is_cluster() {
+            return Ok(vec![Node::Server]);
+        }
+        let slots: Value = self.query(cmd("CLUSTER").arg("SLOTS")).await?;
+        cluster_primaries(slots).map_err(BackendError::new)
+    }
+
+    async fn unlink_matching(&self, node: &Node, pattern: &str) -> Result<usize, BackendError> {
+        let mut cursor: u64 = 0;
+        let mut removed = 0;
+        loop {
+            let mut scan = cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT);
+            let (next, keys): (u64, Vec<Vec<u8>>) = self.query_on(node, scan).await?;
+            if !keys.is_empty() {
+                let mut unlink = cmd("UNLINK");
+                for key in &keys {
+                    unlink.arg(key.as_slice());
+                }
+                removed += self.query::<usize>(&unlink).await?;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn query_on<T: FromRedisValue>(
+        &self,
+        node: &Node,
+        command: Cmd,
+    ) -> Result<T, BackendError> {
+        let slot = match node {
+            Node::Server => return self.query(&command).await,
+            Node::Slot(slot) => *slot,
+        };
+        self.call(|conn| async move {
+            let reply = match conn {
+                Conn::Cluster(mut cluster) => {
+                    let route = Route::new(slot, SlotAddr::Master);
+                    let routing =
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                    cluster.route_command(command, routing).await?
+                }
+                mut single => command.query_async(&mut single).await?,
+            };
+            Ok(redis::from_redis_value(reply)?)
+        })
+        .await
+        .map_err(|failure| self.backend_error(failure))
+    }
+
+    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, BackendError> {
+        self.call(|mut conn| async move { command.query_async(&mut conn).await })
+            .await
+            .map_err(|failure| self.backend_error(failure))
+    }
+
+    /// Runs `op` on the connection unless the circuit is open, and tells the breaker how it
+    /// went: an error reply is an answer (the server is up), a connection failure or a
+    /// timeout is not.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, Failure>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let permit = self.breaker.admit().ok_or(Failure::Open)?;
+        let conn = self.connection.get().map_err(Failure::Setup)?;
+        match op(conn).await {
+            Ok(value) => {
+                if permit.succeeded() {
+                    tracing::info!(target: LOG_TARGET, cache = %self.cache, "Redis answers again; circuit closed");
+                }
+                Ok(value)
+            }
+            Err(error) if unreachable(&error) => {
+                if permit.failed() == Tripped::Opened {
+                    tracing::error!(target: LOG_TARGET, cache = %self.cache, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
+                }
+                Err(Failure::Redis(error))
+            }
+            Err(error) => {
+                permit.succeeded();
+                Err(Failure::Redis(error))
+            }
+        }
+    }
+
+    fn backend_error(&self, failure: Failure) -> BackendError {
+        match failure {
+            Failure::Open => BackendError::Unavailable,
+            Failure::Setup(error) => error,
+            Failure::Redis(error) if error.is_timeout() => {
+                BackendError::Timeout(self.response_timeout)
+            }
+            Failure::Redis(error) => BackendError::new(error),
+        }
+    }
+}
+
+/// Why a call did not return a value.
+enum Failure {
+    /// The circuit is open; Redis was not asked.
+    Open,
+    /// No connection could be set up (outside a tokio runtime).
+    Setup(BackendError),
+    /// Redis failed or answered with an error.
+    Redis(RedisError),
+}
+
+/// Where a scan runs.
+enum Node {
+    /// The one server of a non-cluster cache.
+    Server,
+    /// The cluster primary that owns this slot.
+    Slot(u16),
+}
+
+/// Whether `error` means the server could not be reached or did not answer in time (as
+/// opposed to answering with an error reply).
+fn unreachable(error: &RedisError) -> bool {
+    match error.kind() {
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::ClusterDown
+            | ServerErrorKind::MasterDown,
+        ) => true,
+        ErrorKind::Server(_) | ErrorKind::UnexpectedReturnType => false,
+        ErrorKind::Extension => error.code() == Some("BUSY"),
+        _ => true,
+    }
+}
+
+fn not_an_integer(error: &RedisError) -> bool {
+    error.code() == Some("WRONGTYPE")
+        || error
+            .detail()
+            .is_some_and(|detail| detail.contains("not an integer"))
+}
+
+fn overflowed(error: &RedisError) -> bool {
+    error
+        .detail()
+        .is_some_and(|detail| detail.contains("overflow"))
+}
+
+/// A TTL in whole milliseconds, rounded up so that a sub-millisecond TTL still expires
+/// rather than being refused.
+fn ttl_millis(ttl: Duration) -> u64 {
+    ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS) as u64
+}
+
+/// One slot of each primary, from a `CLUSTER SLOTS` reply: `[[start, end, [host, port,
+/// id, ..], replicas..], ..]`.
+fn cluster_primaries(reply: Value) -> Result<Vec<Node>, String> {
+    let malformed = || "unexpected CLUSTER SLOTS reply".to_owned();
+    let Value::Array(ranges) = reply else {
+        return Err(malformed());
+    };
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut nodes = Vec::new();
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            return Err(malformed());
+        };
+        let (Some(Value::Int(start)), Some(Value::Array(primary))) =
+            (fields.first(), fields.get(2))
+        else {
+            return Err(malformed());
+        };
+        let id = match primary.get(2) {
+            Some(Value::BulkString(id)) => id.clone(),
+            _ => format!("{:?}", primary.get(..2)).into_bytes(),
+        };
+        if !seen.contains(&id) {
+            seen.push(id);
+            nodes.push(Node::Slot(u16::try_from(*start).map_err(|_| malformed())?));
+        }
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_round_up_to_whole_milliseconds() {
+        assert_eq!(ttl_millis(Duration::from_micros(10)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(Duration::from_secs(300)), 300_000);
+        assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MS as u64);
+    }
+
+    #[test]
+    fn one_slot_per_primary() {
+        let node = |id: &str, port: i64| {
+            Value::Array(vec![
+                Value::BulkString(b"127.0.0.1".to_vec()),
+                Value::Int(port),
+                Value::BulkString(id.as_bytes().to_vec()),
+            ])
+        };
+        let range = |start: i64, end: i64, primary: Value| {
+            Value::Array(vec![Value::Int(start), Value::Int(end), primary])
+        };
+        let reply = Value::Array(vec![
+            range(0, 5460, node("a", 7000)),
+            range(5461, 10922, node("b", 7001)),
+            range(10923, 12000, node("c", 7002)),
+            range(12001, 16383, node("a", 7000)),
+        ]);
+        let slots: Vec<u16> = cluster_primaries(reply)
+            .unwrap()
+            .into_iter()
+            .map(|node| match node {
+                Node::Slot(slot) => slot,
+                Node::Server => panic!("a cluster has no single server"),
+            })
+            .collect();
+        assert_eq!(slots, [0, 5461, 10923]);
+        assert!(cluster_primaries(Value::Nil).is_err());
+    }
+}

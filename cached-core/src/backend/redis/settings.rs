@@ -1,0 +1,151 @@
+//! A Redis cache's configuration, checked and turned into its store. Building contacts no
+//! server: the connection is made on first use.
+
+use std::time::Duration;
+
+use redis::IntoConnectionInfo;
+
+use super::RedisStore;
+use super::circuit::Breaker;
+use super::connection::{Connection, Target, Timeouts, cluster_client};
+use crate::config::CacheConfig;
+
+/// How long a connection attempt may take, unless `connect_timeout` says otherwise.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long a reply may take, unless `response_timeout` says otherwise.
+pub(crate) const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(100);
+/// Consecutive failures that open the circuit, unless `breaker_threshold` says otherwise.
+pub(crate) const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
+/// How long the circuit stays open before a probe, unless `breaker_cooldown` says otherwise.
+pub(crate) const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+
+const ACCEPTED: &str = "redis caches accept backend, url, nodes, ttl, key_prefix, \
+     connect_timeout, response_timeout, breaker_threshold and breaker_cooldown";
+
+/// A problem with one field: its name and what is wrong.
+pub(crate) type Problem = (String, String);
+
+/// Checks the configuration of the Redis cache `name` and builds its store; every problem
+/// found is returned.
+pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<Problem>> {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut problem = |field: &str, message: String| problems.push((field.to_owned(), message));
+
+    if config.max_size.is_some() {
+        problem(
+            "max_size",
+            "the redis backend takes no max_size; bound Redis' memory with its maxmemory setting"
+                .to_owned(),
+        );
+    }
+    for field in config.options.keys() {
+        problem(field, format!("unknown field; {ACCEPTED}"));
+    }
+    let timeouts = Timeouts {
+        connect: config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        response: config.response_timeout.unwrap_or(DEFAULT_RESPONSE_TIMEOUT),
+    };
+    if config.breaker_threshold == Some(0) {
+        problem("breaker_threshold", "must be greater than zero".to_owned());
+    }
+    for (field, timeout) in [
+        ("connect_timeout", config.connect_timeout),
+        ("response_timeout", config.response_timeout),
+    ] {
+        if timeout.is_some_and(|t| t.is_zero()) {
+            problem(field, "must be greater than zero".to_owned());
+        }
+    }
+
+    let target = match (&config.url, config.nodes.as_slice()) {
+        (Some(_), [_, ..]) => {
+            problem(
+                "nodes",
+                "set either url (one server) or nodes (a Redis Cluster), not both".to_owned(),
+            );
+            None
+        }
+        (None, []) => {
+            problem(
+                "url",
+                "a redis cache needs a url such as redis://127.0.0.1:6379/0, or nodes for a \
+                 Redis Cluster"
+                    .to_owned(),
+            );
+            None
+        }
+        (Some(url), []) => match check_url(url) {
+            Ok(()) => match redis::Client::open(url.as_str()) {
+                Ok(client) => Some(Target::Single(client)),
+                Err(error) => {
+                    problem("url", format!("`{url}`: {error}"));
+                    None
+                }
+            },
+            Err(Some(message)) => {
+                problem("url", message);
+                None
+            }
+            Err(None) => None,
+        },
+        (None, nodes) => {
+            let mut valid = true;
+            for node in nodes {
+                match check_url(node).map(|()| node.as_str().into_connection_info()) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => {
+                        valid = false;
+                        problem("nodes", format!("`{node}`: {error}"));
+                    }
+                    Err(message) => {
+                        valid = false;
+                        problem(
+                            "nodes",
+                            message.unwrap_or_else(|| format!("`{node}` is not a valid URL")),
+                        );
+                    }
+                }
+            }
+            match valid.then(|| cluster_client(&config.nodes, timeouts)) {
+                Some(Ok(client)) => Some(Target::Cluster(client)),
+                Some(Err(error)) => {
+                    problem("nodes", error.to_string());
+                    None
+                }
+                None => None,
+            }
+        }
+    };
+
+    match target {
+        Some(target) if problems.is_empty() => Ok(RedisStore {
+            cache: name.to_owned(),
+            prefix: config.key_prefix.clone().unwrap_or_default(),
+            connection: Connection::new(target, timeouts),
+            breaker: Breaker::new(
+                config
+                    .breaker_threshold
+                    .unwrap_or(DEFAULT_BREAKER_THRESHOLD),
+                config.breaker_cooldown.unwrap_or(DEFAULT_BREAKER_COOLDOWN),
+            ),
+            response_timeout: timeouts.response,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Checks the scheme of a URL that parses; `Err(None)` for one that does not parse (the
+/// registry reports those already), `Err(Some(message))` for a scheme we cannot serve.
+fn check_url(text: &str) -> Result<(), Option<String>> {
+    let url = url::Url::parse(text).map_err(|_| None)?;
+    match url.scheme() {
+        "redis" | "unix" | "redis+unix" => Ok(()),
+        "rediss" if cfg!(feature = "tls") => Ok(()),
+        "rediss" => Err(Some(format!(
+            "`{text}` uses TLS; enable the `tls` feature of cached-core for rediss:// URLs"
+        ))),
+        other => Err(Some(format!(
+            "`{text}`: unsupported scheme `{other}`; use redis://, rediss:// or unix://"
+        ))),
+    }
+}
