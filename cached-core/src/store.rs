@@ -70,7 +70,7 @@ impl Store {
                 })
                 .unwrap_or(Lookup::Miss)),
             #[cfg(feature = "redis")]
-            Store::Redis(redis) => Ok(decode(redis.get(key).await?)),
+            Store::Redis(redis) => redis.get(key).await,
             Store::Custom(custom) => {
                 let bytes = custom
                     .backend
@@ -313,7 +313,7 @@ fn release_token(store: &MemoryStore, key: &str, token: &str) -> bool {
         .0
 }
 
-fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> Lookup<T> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> Lookup<T> {
     match bytes {
         None => Lookup::Miss,
         Some(bytes) => match serde_json::from_slice(&bytes) {

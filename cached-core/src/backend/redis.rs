@@ -16,10 +16,12 @@ use std::time::Duration;
 
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value, cmd};
+use serde::de::DeserializeOwned;
 
 use crate::cache::LOG_TARGET;
 use crate::error::BackendError;
 use crate::key;
+use crate::store::{Lookup, decode};
 use crate::ttl::Ttl;
 
 use circuit::{Breaker, Tripped};
@@ -49,9 +51,31 @@ impl RedisStore {
         key::prefixed(&self.prefix, key)
     }
 
-    /// The bytes stored at `key`.
-    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        self.query(cmd("GET").arg(&*self.key(key))).await
+    /// The value at `key`. A key holding another Redis type (a list, a hash: written by
+    /// another program) is undecodable, like a corrupt value, rather than an error.
+    pub(crate) async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Lookup<T>, BackendError> {
+        let key = self.key(key);
+        let key: &str = &key;
+        let reply = self
+            .call(|mut conn| async move {
+                cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<Vec<u8>>>(&mut conn)
+                    .await
+            })
+            .await;
+        match reply {
+            Ok(bytes) => Ok(decode(bytes)),
+            Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
+                Ok(Lookup::Undecodable(serde::de::Error::custom(
+                    "the key holds a Redis data type other than a string",
+                )))
+            }
+            Err(failure) => Err(self.backend_error(failure)),
+        }
     }
 
     /// Stores `value` at `key` for `ttl` (`SET PX`).
