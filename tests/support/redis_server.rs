@@ -149,15 +149,11 @@ impl RedisServer {
     }
 
     /// Makes the server stop answering every client for `duration` (`CLIENT PAUSE ALL`),
-    /// as a slow or stuck server would.
+    /// as a slow or stuck server would. A pause cannot be ended from another client (its
+    /// commands wait too); [`stop`](Self::stop) ends it.
     pub fn pause(&self, duration: Duration) {
         let millis = duration.as_millis().to_string();
         assert_eq!(self.cli(&["CLIENT", "PAUSE", &millis, "ALL"]), "OK");
-    }
-
-    /// Ends a pause early.
-    pub fn unpause(&self) {
-        assert_eq!(self.cli(&["CLIENT", "UNPAUSE"]), "OK");
     }
 }
 
