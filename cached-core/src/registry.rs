@@ -236,3 +236,17 @@ pub(crate) fn with_cache<R>(name: &str, f: impl FnOnce(Option<&Cache>) -> R) -> 
     }
     f(registry.caches.get(name))
 }
+
+#[cfg(all(test, not(feature = "redis")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redis_cache_without_the_feature_says_which_feature_to_enable() {
+        let problems = build("default", &CacheConfig::redis("redis://127.0.0.1:6379")).unwrap_err();
+        assert_eq!(
+            problems[0].to_string(),
+            "cache `default`, field `backend`: the redis backend is not compiled in; enable the `redis` feature of cached-core"
+        );
+    }
+}

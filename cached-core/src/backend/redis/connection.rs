@@ -28,6 +28,10 @@ pub(crate) struct Timeouts {
 }
 
 /// Where the cache's data lives.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per cache, read only when a connection is made"
+)]
 pub(crate) enum Target {
     Single(Client),
     Cluster(ClusterClient),
