@@ -99,8 +99,85 @@ impl CacheConfig {
         }
     }
 
-    /// A Redis cache at `url` (`redis://[:password@]host:6379/db`, or `rediss://` with the
-    /// `tls` feature).
+    /// A Redis cache at `url`: `redis://[[user]:password@]host[:port][/db]`, `rediss://`
+    /// (TLS, with the `tls` feature), or `unix:///path/to/redis.sock`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cached_core::{Cache, CacheConfig, CacheSettings};
+    ///
+    /// // In code; nothing is contacted until the first call, so this works with Redis down.
+    /// let config = CacheConfig::redis("redis://:secret@127.0.0.1:6379/0")
+    ///     .with_key_prefix("myapp:")
+    ///     .with_ttl(Duration::from_secs(300))
+    ///     .with_response_timeout(Duration::from_millis(50));
+    /// let cache = Cache::new("default", &config)?;
+    /// assert_eq!(cache.backend(), "redis");
+    ///
+    /// // Or from configuration; timeouts are whole milliseconds or duration strings.
+    /// let settings = CacheSettings::from_toml(r#"
+    ///     [default]
+    ///     backend = "redis"
+    ///     url = "redis://127.0.0.1:6379/0"
+    ///     ttl = 300
+    ///     key_prefix = "myapp:"
+    ///     connect_timeout = 250
+    ///     response_timeout = "100ms"
+    ///
+    ///     [cluster]
+    ///     backend = "redis"
+    ///     nodes = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+    /// "#)?;
+    /// # let _ = settings;
+    /// # Ok::<(), cached_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Redis caches
+    ///
+    /// - **Connection.** One multiplexed connection per cache (redis-rs `ConnectionManager`,
+    ///   or one `cluster_async` connection for a cluster), made on first use and remade when
+    ///   it breaks; no pool. It serves every tokio runtime of the process: when the runtime
+    ///   that made it is dropped, the next call makes a new one on its own runtime. Calls
+    ///   must come from within a tokio runtime.
+    /// - **Timeouts.** `connect_timeout` (default 250 ms) bounds a connection attempt and
+    ///   `response_timeout` (default 100 ms) a reply; a timed-out call fails with
+    ///   [`BackendError::Timeout`](crate::BackendError::Timeout).
+    /// - **Circuit breaker.** After `breaker_threshold` (default 3) consecutive failures
+    ///   (refused or cut connections, timeouts, a cluster that is down, not error replies),
+    ///   calls fail at once with [`BackendError::Unavailable`](crate::BackendError::Unavailable)
+    ///   for `breaker_cooldown` (default 1 s); then one call probes Redis, and its success
+    ///   closes the circuit. So a dead Redis costs a cached call microseconds, not timeouts,
+    ///   and hits resume by themselves when it is back. `get_or_set` and `#[cached]` fail
+    ///   open: a failed read is a miss, a failed write is skipped, both logged and counted.
+    /// - **Values** are JSON. A value that does not decode as the type asked for (corrupt,
+    ///   written by another program, or a Redis list or hash under the key) is a miss,
+    ///   logged at `warn` with its key and counted as an error.
+    /// - **Keys** carry `key_prefix`. `delete_pattern` applies its pattern under the prefix
+    ///   (whose own glob characters are escaped) and walks the keyspace with `SCAN MATCH
+    ///   COUNT`, unlinking each page's matches in one `UNLINK`; it never uses `KEYS`.
+    /// - **`clear`** removes the keys under `key_prefix`. **Without a prefix it empties the
+    ///   whole database** (`FLUSHDB ASYNC`, on every primary of a cluster), keys written by
+    ///   other programs included: give caches that share a database a prefix.
+    /// - **`incr`/`decr`** are `INCRBY`: they work on integers stored with `set` (stored as
+    ///   JSON, `41` is an integer) and, through a small script, on integers stored as strings
+    ///   (`"41"`), as the memory backend does. A missing key starts at 0 with no expiry; an
+    ///   existing key keeps its expiry.
+    /// - **Cluster.** Give `nodes` instead of `url` (a few nodes suffice; the rest are
+    ///   discovered). `delete_many` sends one `UNLINK` split by slot; `delete_pattern` and
+    ///   `clear` scan every primary. All nodes share one password and database 0.
+    ///
+    /// # Locks
+    ///
+    /// [`Cache::lock`](crate::Cache::lock) sets the lock's key with `SET NX PX` to a token
+    /// unique to this acquisition and releases it with a Lua compare-and-delete, so a holder
+    /// whose lock expired never releases the next holder's. Waiters poll with a bounded
+    /// backoff until their deadline, then get [`Error::LockTimeout`](crate::Error::LockTimeout).
+    /// It is an **efficiency lock** (stampede prevention), not a correctness lock: a holder
+    /// that outlives its timeout (a long pause, a slow call) overlaps with the next holder,
+    /// and a Redis failover can lose the key. Do not use it to protect data that must never
+    /// be written by two processes at once.
     pub fn redis(url: &str) -> Self {
         Self::backend("redis").with_url(url)
     }
