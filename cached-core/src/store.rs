@@ -95,6 +95,7 @@ impl Store {
             Store::Memory(store) => Ok(store.set(key, erase(value.to_owned()), ttl)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => {
+                redis.check_available()?;
                 let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
                 redis.set(key, &bytes, ttl).await?;
                 Ok(0)
@@ -128,6 +129,7 @@ impl Store {
             })),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => {
+                redis.check_available()?;
                 let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
                 Ok((redis.set_nx(key, &bytes, ttl).await?, 0))
             }

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -42,6 +42,25 @@ impl RedisServer {
     pub fn start_with(extra: &[&str]) -> Self {
         let port = free_port(false);
         Self::start_on(port, extra)
+    }
+
+    /// Starts a server that also serves TLS on a second port, with this certificate and key
+    /// (PEM files); returns it and the TLS port. `PING` checks and [`cli`](Self::cli) use
+    /// the plain port.
+    pub fn start_tls(cert: &Path, key: &Path) -> (Self, u16) {
+        let tls_port = free_port(false).to_string();
+        let (cert, key) = (cert.display().to_string(), key.display().to_string());
+        let server = Self::start_with(&[
+            "--tls-port",
+            &tls_port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-auth-clients",
+            "no",
+        ]);
+        (server, tls_port.parse().expect("a port number"))
     }
 
     fn start_on(port: u16, extra: &[&str]) -> Self {

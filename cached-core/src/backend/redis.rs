@@ -78,6 +78,15 @@ impl RedisStore {
         }
     }
 
+    /// `Unavailable` while the circuit refuses calls: checked before encoding a value, so
+    /// that a write Redis would not get costs no serialization.
+    pub(crate) fn check_available(&self) -> Result<(), BackendError> {
+        if self.breaker.refuses() {
+            return Err(BackendError::Unavailable);
+        }
+        Ok(())
+    }
+
     /// Stores `value` at `key` for `ttl` (`SET PX`).
     pub(crate) async fn set(
         &self,

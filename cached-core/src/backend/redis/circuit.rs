@@ -83,6 +83,13 @@ impl Breaker {
             })
     }
 
+    /// Whether a call made now would be refused (the circuit is open and cooling down),
+    /// without taking the probe: lets a caller skip work whose only use is the call.
+    pub(crate) fn refuses(&self) -> bool {
+        let open_until = self.open_until.load(Ordering::Acquire);
+        open_until != CLOSED && self.now() < open_until
+    }
+
     /// Whether the circuit is open (calls are refused or only a probe goes through).
     #[cfg(test)]
     fn is_open(&self) -> bool {
@@ -161,8 +168,10 @@ mod tests {
         breaker.admit().unwrap().succeeded();
         fail_times(&breaker, 2);
         assert!(!breaker.is_open(), "a success reset the count");
+        assert!(!breaker.refuses());
         assert_eq!(breaker.admit().unwrap().failed(), Tripped::Opened);
         assert!(breaker.is_open());
+        assert!(breaker.refuses());
         assert!(breaker.admit().is_none());
     }
 
@@ -171,6 +180,7 @@ mod tests {
         let breaker = Breaker::new(1, COOLDOWN);
         fail_times(&breaker, 1);
         std::thread::sleep(COOLDOWN * 2);
+        assert!(!breaker.refuses(), "a probe may go");
         let probe = breaker.admit().expect("the probe");
         assert!(breaker.admit().is_none(), "only one probe at a time");
         assert!(probe.succeeded());

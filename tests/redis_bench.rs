@@ -1,0 +1,272 @@
+//! The cost of the Redis cache against raw redis-rs, on a server of its own:
+//!
+//! - a hit through the cache against a raw `GET` plus `serde_json` decode of the same value,
+//!   on the same kind of connection (`ConnectionManager`), from 1 task and from 64;
+//! - a cached call with Redis down (circuit open) against the bare function.
+//!
+//! Run with `cargo bench -p cached-tests --bench redis`; `BENCHMARKS.md` has the figures.
+//! Variants alternate in short rounds and each figure is the median round, so that the
+//! drift of a shared machine hits them alike; everything runs on the runtime's workers.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cached_core::{Cache, CacheConfig};
+use cached_tests::redis_server::RedisServer;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+
+const ROUNDS: usize = 25;
+const SEQUENTIAL_OPS: usize = 2_000;
+const CONCURRENT_TASKS: usize = 64;
+const CONCURRENT_OPS: usize = 12_800;
+const DOWN_OPS: usize = 20_000;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Post {
+    id: u64,
+    title: String,
+    author: String,
+    tags: Vec<String>,
+    views: u64,
+}
+
+fn posts() -> Vec<Post> {
+    (0..10)
+        .map(|id| Post {
+            id,
+            title: format!("Post number {id} about caching"),
+            author: "abc123".into(),
+            tags: vec!["rust".into(), "redis".into()],
+            views: id * 1_000,
+        })
+        .collect()
+}
+
+/// The median of `rounds` measurements of `per_op`.
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// Nanoseconds per call of `op`, run `ops` times in sequence.
+async fn sequential<F, Fut>(ops: usize, mut op: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    for _ in 0..ops {
+        op().await;
+    }
+    started.elapsed().as_nanos() as f64 / ops as f64
+}
+
+/// Calls per second of `op`, run `ops` times split over `tasks` tasks.
+async fn concurrent<F, Fut>(tasks: usize, ops: usize, op: F) -> f64
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                for _ in 0..ops / tasks {
+                    op().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    (ops / tasks * tasks) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn redis_cache(server: &RedisServer) -> Cache {
+    Cache::new(
+        "bench",
+        &CacheConfig::redis(&server.url())
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_response_timeout(Duration::from_secs(5)),
+    )
+    .unwrap()
+}
+
+async fn raw_get(conn: &ConnectionManager) -> Vec<Post> {
+    let mut conn = conn.clone();
+    let bytes: Vec<u8> = redis::cmd("GET")
+        .arg("posts")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn cache_get(cache: &Cache) -> Vec<Post> {
+    cache.get::<Vec<Post>>("posts").await.unwrap().unwrap()
+}
+
+async fn cache_get_or_set(cache: &Cache) -> Vec<Post> {
+    cache.get_or_set("posts", || async { posts() }, None).await
+}
+
+async fn hits(server: &RedisServer) {
+    let cache = redis_cache(server);
+    cache
+        .set("posts", &posts(), Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let raw = ConnectionManager::new(client).await.unwrap();
+    assert_eq!(raw_get(&raw).await, cache_get(&cache).await);
+
+    let (mut raw_ns, mut get_ns, mut get_or_set_ns) = (vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        raw_ns.push(
+            sequential(SEQUENTIAL_OPS, || async {
+                black_box(raw_get(&raw).await);
+            })
+            .await,
+        );
+        get_ns.push(
+            sequential(SEQUENTIAL_OPS, || async {
+                black_box(cache_get(&cache).await);
+            })
+            .await,
+        );
+        get_or_set_ns.push(
+            sequential(SEQUENTIAL_OPS, || async {
+                black_box(cache_get_or_set(&cache).await);
+            })
+            .await,
+        );
+    }
+    let raw_ns = median(raw_ns);
+    println!("sequential hit latency (1 task), median of {ROUNDS} rounds of {SEQUENTIAL_OPS}:");
+    println!("  raw GET + serde_json   {:>8.1} µs", raw_ns / 1e3);
+    for (name, ns) in [
+        ("Cache::get", median(get_ns)),
+        ("Cache::get_or_set", median(get_or_set_ns)),
+    ] {
+        println!(
+            "  {name:<22} {:>8.1} µs  ({:+.1}%)",
+            ns / 1e3,
+            (ns / raw_ns - 1.0) * 100.0
+        );
+    }
+
+    let (mut raw_ops, mut get_ops, mut get_or_set_ops) = (vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let conn = raw.clone();
+        raw_ops.push(
+            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
+                let conn = conn.clone();
+                async move {
+                    black_box(raw_get(&conn).await);
+                }
+            })
+            .await,
+        );
+        let c = cache.clone();
+        get_ops.push(
+            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
+                let cache = c.clone();
+                async move {
+                    black_box(cache_get(&cache).await);
+                }
+            })
+            .await,
+        );
+        let c = cache.clone();
+        get_or_set_ops.push(
+            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
+                let cache = c.clone();
+                async move {
+                    black_box(cache_get_or_set(&cache).await);
+                }
+            })
+            .await,
+        );
+    }
+    let raw_ops = median(raw_ops);
+    println!(
+        "concurrent hit throughput ({CONCURRENT_TASKS} tasks), median of {ROUNDS} rounds of {CONCURRENT_OPS}:"
+    );
+    println!("  raw GET + serde_json   {:>8.0} ops/s", raw_ops);
+    for (name, ops) in [
+        ("Cache::get", median(get_ops)),
+        ("Cache::get_or_set", median(get_or_set_ops)),
+    ] {
+        println!(
+            "  {name:<22} {ops:>8.0} ops/s  ({:.1}% of raw)",
+            ops / raw_ops * 100.0
+        );
+    }
+}
+
+/// Stands in for the work a cached function does: build its value.
+async fn bare() -> Vec<Post> {
+    posts()
+}
+
+async fn down(mut server: RedisServer) {
+    let cache = Cache::new(
+        "down",
+        &CacheConfig::redis(&server.url())
+            .with_connect_timeout(Duration::from_millis(100))
+            .with_response_timeout(Duration::from_millis(100))
+            .with_breaker(3, Duration::from_secs(3600)),
+    )
+    .unwrap();
+    server.stop();
+    for _ in 0..5 {
+        black_box(cache.get_or_set("posts", bare, None).await);
+    }
+    let (mut bare_ns, mut cached_ns) = (vec![], vec![]);
+    for _ in 0..ROUNDS {
+        bare_ns.push(
+            sequential(DOWN_OPS, || async {
+                black_box(bare().await);
+            })
+            .await,
+        );
+        cached_ns.push(
+            sequential(DOWN_OPS, || async {
+                black_box(cache.get_or_set("posts", bare, None).await);
+            })
+            .await,
+        );
+    }
+    let (bare_ns, cached_ns) = (median(bare_ns), median(cached_ns));
+    println!("Redis down, circuit open, median of {ROUNDS} rounds of {DOWN_OPS}:");
+    println!("  bare function          {:>8.2} µs", bare_ns / 1e3);
+    println!(
+        "  Cache::get_or_set      {:>8.2} µs  (+{:.2} µs)",
+        cached_ns / 1e3,
+        (cached_ns - bare_ns) / 1e3
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = RedisServer::start();
+    runtime.block_on(async move {
+        let server = tokio::spawn(async move {
+            hits(&server).await;
+            server
+        })
+        .await
+        .unwrap();
+        tokio::spawn(down(server)).await.unwrap();
+    });
+}
