@@ -167,7 +167,7 @@ fn configure_reports_every_problem_and_changes_nothing() {
     assert_eq!(
         messages(&error),
         [
-            "cache `default`, field `backend`: unknown backend `memcached` (known: memory); register custom backends with `register_backend` before `configure`",
+            "cache `default`, field `backend`: unknown backend `memcached` (known: memory, redis); register custom backends with `register_backend` before `configure`",
             "cache `queries`, field `url`: the memory backend takes no url",
             "cache `queries`, field `max_entries`: unknown field; memory caches accept backend, ttl, max_size and key_prefix",
             "cache `remote`, field `url`: `not a url` is not a valid URL (relative URL without a base)",
