@@ -3,11 +3,14 @@
 //! counts every failure, stops paying timeouts once its circuit breaker opens, and serves
 //! hits again when Redis is back, without being rebuilt.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cached_core::{BackendError, Cache, CacheConfig, Error};
 use cached_tests::redis_server::RedisServer;
+use tracing_subscriber::EnvFilter;
 
 /// The response timeout of the fault tests: short, so that a paused server costs little.
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(50);
@@ -161,4 +164,48 @@ async fn invalidation_while_redis_is_down_fails_loudly_and_is_counted() {
     assert!(matches!(cache.clear().await, Err(Error::Backend { .. })));
     let stats = cache.stats();
     assert_eq!((stats.errors, stats.deletes), (4, 0));
+}
+
+/// Captures what the `tracing` subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_outage_is_logged_once_not_once_per_call() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("cached_core=warn"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let mut server = RedisServer::start();
+    let cache = fragile_cache(&server, 2, Duration::from_secs(60));
+    server.stop();
+    for _ in 0..50 {
+        assert_eq!(cache.get_or_set("k", || async { 1_u32 }, None).await, 1);
+    }
+    assert_eq!(cache.stats().errors, 100, "every failure is still counted");
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let count = |level: &str| log.lines().filter(|line| line.contains(level)).count();
+    assert_eq!(
+        (count(" WARN "), count(" ERROR ")),
+        (1, 1),
+        "the first failed read, and the circuit opening on the second failure (the \
+         single-flight recheck):\n{log}"
+    );
+    assert!(log.contains("circuit opened"), "{log}");
 }

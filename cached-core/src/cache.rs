@@ -342,7 +342,12 @@ impl Cache {
             Err(error) => {
                 self.inner.stats.misses.incr();
                 self.inner.stats.errors.incr();
-                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read failed; treated as a miss");
+                if matches!(error, BackendError::Unavailable) {
+                    // The circuit breaker logged the outage once; one line per call would flood.
+                    tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read skipped; treated as a miss");
+                } else {
+                    tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read failed; treated as a miss");
+                }
                 None
             }
         }
@@ -366,8 +371,17 @@ impl Cache {
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + Send + Sync + 'static,
     {
-        if let Err(error) = self.set(key, value, ttl).await {
-            tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
+        match self.set(key, value, ttl).await {
+            Ok(()) => {}
+            Err(Error::Backend {
+                source: BackendError::Unavailable,
+                ..
+            }) => {
+                tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, "cache write skipped: the backend is unavailable");
+            }
+            Err(error) => {
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
+            }
         }
     }
 

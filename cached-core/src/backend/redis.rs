@@ -321,8 +321,14 @@ impl RedisStore {
                 Ok(value)
             }
             Err(error) if unreachable(&error) => {
-                if permit.failed() == Tripped::Opened {
-                    tracing::error!(target: LOG_TARGET, cache = %self.cache, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
+                match permit.failed() {
+                    Tripped::Opened => {
+                        tracing::error!(target: LOG_TARGET, cache = %self.cache, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
+                    }
+                    Tripped::Reopened => {
+                        tracing::warn!(target: LOG_TARGET, cache = %self.cache, %error, "Redis still unreachable; circuit stays open");
+                    }
+                    Tripped::No => {}
                 }
                 Err(Failure::Redis(error))
             }

@@ -18,6 +18,8 @@ pub(crate) enum Tripped {
     No,
     /// This failure opened the circuit.
     Opened,
+    /// The probe failed: the circuit opens for another cooldown.
+    Reopened,
 }
 
 /// A circuit breaker; see the module documentation.
@@ -128,7 +130,7 @@ impl Permit<'_> {
             self.probe = false;
             breaker.open();
             breaker.probing.store(false, Ordering::Release);
-            return Tripped::No;
+            return Tripped::Reopened;
         }
         let failures = breaker.failures.fetch_add(1, Ordering::AcqRel) + 1;
         if failures == breaker.threshold {
@@ -193,7 +195,7 @@ mod tests {
         let breaker = Breaker::new(1, COOLDOWN);
         fail_times(&breaker, 1);
         std::thread::sleep(COOLDOWN * 2);
-        assert_eq!(breaker.admit().unwrap().failed(), Tripped::No);
+        assert_eq!(breaker.admit().unwrap().failed(), Tripped::Reopened);
         assert!(breaker.admit().is_none(), "a fresh cooldown");
         std::thread::sleep(COOLDOWN * 2);
         drop(breaker.admit().expect("the next probe"));
