@@ -155,7 +155,8 @@ impl Cache {
     /// # Failures
     ///
     /// The cache never fails this call: a backend error on read is a miss and on write is
-    /// skipped; both are logged at `warn` and counted in [`stats`](Cache::stats).
+    /// skipped; both are logged at `warn` (at `debug` while a Redis circuit breaker refuses
+    /// calls: it logs the outage once) and counted in [`stats`](Cache::stats).
     pub async fn get_or_set<T, F, Fut>(&self, key: &str, loader: F, ttl: Option<Duration>) -> T
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
