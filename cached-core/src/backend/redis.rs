@@ -6,7 +6,9 @@
 //! each page's keys in one `UNLINK` (never `KEYS`, which blocks the server).
 
 mod circuit;
+mod cluster;
 mod connection;
+mod failure;
 mod scripts;
 mod settings;
 
@@ -15,7 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value, cmd};
+use redis::{Cmd, FromRedisValue, RedisResult, Value, cmd};
 use serde::de::DeserializeOwned;
 
 use crate::cache::LOG_TARGET;
@@ -25,7 +27,9 @@ use crate::store::{Lookup, decode};
 use crate::ttl::Ttl;
 
 use circuit::{Breaker, Tripped};
+use cluster::{Node, cluster_primaries};
 use connection::{Conn, Connection};
+use failure::{Failure, not_an_integer, overflowed, unreachable};
 
 pub(crate) use settings::build;
 
@@ -351,87 +355,10 @@ impl RedisStore {
     }
 }
 
-/// Why a call did not return a value.
-enum Failure {
-    /// The circuit is open; Redis was not asked.
-    Open,
-    /// No connection could be set up (outside a tokio runtime).
-    Setup(BackendError),
-    /// Redis failed or answered with an error.
-    Redis(RedisError),
-}
-
-/// Where a scan runs.
-enum Node {
-    /// The one server of a non-cluster cache.
-    Server,
-    /// The cluster primary that owns this slot.
-    Slot(u16),
-}
-
-/// Whether `error` means the server could not be reached or did not answer in time (as
-/// opposed to answering with an error reply).
-fn unreachable(error: &RedisError) -> bool {
-    match error.kind() {
-        ErrorKind::Server(
-            ServerErrorKind::BusyLoading
-            | ServerErrorKind::TryAgain
-            | ServerErrorKind::ClusterDown
-            | ServerErrorKind::MasterDown,
-        ) => true,
-        ErrorKind::Server(_) | ErrorKind::UnexpectedReturnType => false,
-        ErrorKind::Extension => error.code() == Some("BUSY"),
-        _ => true,
-    }
-}
-
-fn not_an_integer(error: &RedisError) -> bool {
-    error.code() == Some("WRONGTYPE")
-        || error
-            .detail()
-            .is_some_and(|detail| detail.contains("not an integer"))
-}
-
-fn overflowed(error: &RedisError) -> bool {
-    error
-        .detail()
-        .is_some_and(|detail| detail.contains("overflow"))
-}
-
 /// A TTL in whole milliseconds, rounded up so that a sub-millisecond TTL still expires
 /// rather than being refused.
 fn ttl_millis(ttl: Duration) -> u64 {
     ttl.as_nanos().div_ceil(1_000_000).clamp(1, MAX_TTL_MS) as u64
-}
-
-/// One slot of each primary, from a `CLUSTER SLOTS` reply: `[[start, end, [host, port,
-/// id, ..], replicas..], ..]`.
-fn cluster_primaries(reply: Value) -> Result<Vec<Node>, String> {
-    let malformed = || "unexpected CLUSTER SLOTS reply".to_owned();
-    let Value::Array(ranges) = reply else {
-        return Err(malformed());
-    };
-    let mut seen: Vec<Vec<u8>> = Vec::new();
-    let mut nodes = Vec::new();
-    for range in ranges {
-        let Value::Array(fields) = range else {
-            return Err(malformed());
-        };
-        let (Some(Value::Int(start)), Some(Value::Array(primary))) =
-            (fields.first(), fields.get(2))
-        else {
-            return Err(malformed());
-        };
-        let id = match primary.get(2) {
-            Some(Value::BulkString(id)) => id.clone(),
-            _ => format!("{:?}", primary.get(..2)).into_bytes(),
-        };
-        if !seen.contains(&id) {
-            seen.push(id);
-            nodes.push(Node::Slot(u16::try_from(*start).map_err(|_| malformed())?));
-        }
-    }
-    Ok(nodes)
 }
 
 #[cfg(test)]
@@ -444,35 +371,5 @@ mod tests {
         assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
         assert_eq!(ttl_millis(Duration::from_secs(300)), 300_000);
         assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MS as u64);
-    }
-
-    #[test]
-    fn one_slot_per_primary() {
-        let node = |id: &str, port: i64| {
-            Value::Array(vec![
-                Value::BulkString(b"127.0.0.1".to_vec()),
-                Value::Int(port),
-                Value::BulkString(id.as_bytes().to_vec()),
-            ])
-        };
-        let range = |start: i64, end: i64, primary: Value| {
-            Value::Array(vec![Value::Int(start), Value::Int(end), primary])
-        };
-        let reply = Value::Array(vec![
-            range(0, 5460, node("a", 7000)),
-            range(5461, 10922, node("b", 7001)),
-            range(10923, 12000, node("c", 7002)),
-            range(12001, 16383, node("a", 7000)),
-        ]);
-        let slots: Vec<u16> = cluster_primaries(reply)
-            .unwrap()
-            .into_iter()
-            .map(|node| match node {
-                Node::Slot(slot) => slot,
-                Node::Server => panic!("a cluster has no single server"),
-            })
-            .collect();
-        assert_eq!(slots, [0, 5461, 10923]);
-        assert!(cluster_primaries(Value::Nil).is_err());
     }
 }
