@@ -111,7 +111,7 @@ static PATH_CONDITION_CALLS: AtomicUsize = AtomicUsize::new(0);
 #[cached(ttl = 300, condition = is_some)]
 async fn maybe_score(user: u32) -> Option<u32> {
     PATH_CONDITION_CALLS.fetch_add(1, SeqCst);
-    (user % 2 == 0).then_some(user * 10)
+    user.is_multiple_of(2).then_some(user * 10)
 }
 
 #[tokio::test]
