@@ -1,16 +1,25 @@
 //! Faults of a real Redis server: paused (slow), killed (down), restarted on the same port
-//! (recovery), and connections cut under the cache. The cache keeps answering (fail-open),
-//! counts every failure, stops paying timeouts once its circuit breaker opens, and serves
-//! hits again when Redis is back, without being rebuilt.
+//! (recovery), connections cut under the cache, corrupt values. The cache and the
+//! `#[cached]` functions on it keep answering (fail-open), count every failure, stop paying
+//! timeouts once the circuit breaker opens, and serve hits again when Redis is back,
+//! without being rebuilt. `#[invalidates]` that cannot reach Redis logs at `error`.
+//!
+//! Tests that install a configuration (the attributes find their caches by name) take
+//! `REGISTRY_LOCK` first.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cached_core::{BackendError, Cache, CacheConfig, Error};
+use cached_core::{
+    BackendError, Cache, CacheConfig, CacheSettings, Error, cached, configure, get_cache,
+    invalidates,
+};
 use cached_tests::redis_server::RedisServer;
 use tracing_subscriber::EnvFilter;
+
+static REGISTRY_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The response timeout of the fault tests: short, so that a paused server costs little.
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(50);
@@ -208,4 +217,141 @@ async fn an_outage_is_logged_once_not_once_per_call() {
          single-flight recheck):\n{log}"
     );
     assert!(log.contains("circuit opened"), "{log}");
+}
+
+/// How often `square`'s body ran.
+static SQUARE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[cached(cache = "faults", ttl = 60)]
+async fn square(n: u64) -> u64 {
+    SQUARE_RUNS.fetch_add(1, Ordering::SeqCst);
+    n * n
+}
+
+fn square_runs() -> usize {
+    SQUARE_RUNS.load(Ordering::SeqCst)
+}
+
+/// Installs the cache "faults" on `server` with short timeouts and a quick breaker.
+fn configure_faults(server: &RedisServer, cooldown: Duration) -> Cache {
+    let config = CacheConfig::redis(&server.url())
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_response_timeout(RESPONSE_TIMEOUT)
+        .with_breaker(2, cooldown);
+    configure(CacheSettings::new().with_cache("faults", config)).unwrap();
+    get_cache("faults").unwrap()
+}
+
+#[tokio::test]
+async fn cached_functions_answer_through_a_pause_an_outage_and_a_restart() {
+    let _registry = REGISTRY_LOCK.lock().await;
+    let mut server = RedisServer::start();
+    let cache = configure_faults(&server, Duration::from_millis(100));
+    let runs_before = square_runs();
+
+    assert_eq!(square(3).await, 9);
+    assert_eq!(square(3).await, 9);
+    assert_eq!(square_runs() - runs_before, 1, "the second call was a hit");
+    assert_eq!(server.cli(&["GET", "square:n=3"]), "9");
+
+    server.pause(Duration::from_secs(20));
+    for _ in 0..10 {
+        assert_eq!(square(3).await, 9, "slow Redis: the body answers");
+    }
+    assert_eq!(square_runs() - runs_before, 11);
+    let paused_errors = cache.stats().errors;
+    assert!(paused_errors >= 10, "every call counted: {paused_errors}");
+
+    server.stop();
+    for n in 0..10 {
+        assert_eq!(square(n).await, n * n, "Redis down: the body answers");
+    }
+    assert_eq!(square_runs() - runs_before, 21);
+    assert!(cache.stats().errors >= paused_errors + 10);
+
+    server.restart();
+    let mut rounds = 0;
+    while server.cli(&["EXISTS", "square:n=5"]) != "1" {
+        rounds += 1;
+        assert!(rounds <= 200, "writes did not resume after the restart");
+        assert_eq!(square(5).await, 25);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (hits, runs) = (cache.stats().hits, square_runs());
+    assert_eq!(square(5).await, 25);
+    assert_eq!(
+        (cache.stats().hits, square_runs()),
+        (hits + 1, runs),
+        "hits resumed without restarting anything"
+    );
+    configure(CacheSettings::new()).unwrap();
+}
+
+#[tokio::test]
+async fn a_corrupt_value_under_a_cached_key_is_a_miss_and_is_replaced() {
+    let _registry = REGISTRY_LOCK.lock().await;
+    let server = RedisServer::start();
+    let cache = configure_faults(&server, Duration::from_millis(100));
+    server.cli(&["SET", "square:n=12", "{corrupt"]);
+    let runs_before = square_runs();
+
+    assert_eq!(square(12).await, 144);
+    assert_eq!(
+        square_runs() - runs_before,
+        1,
+        "the corrupt value was a miss"
+    );
+    assert_eq!(cache.stats().errors, 1, "and counted");
+    assert_eq!(server.cli(&["GET", "square:n=12"]), "144");
+    assert_eq!(square(12).await, 144);
+    assert_eq!(square_runs() - runs_before, 1, "the replaced value hits");
+    configure(CacheSettings::new()).unwrap();
+}
+
+#[invalidates("post:{id}", "posts:all", "posts:author:*", cache = "faults")]
+async fn update_post(id: u64) -> Result<u64, String> {
+    Ok(id)
+}
+
+#[tokio::test]
+async fn invalidation_that_cannot_reach_redis_is_logged_at_error_with_its_keys() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("cached_core=error"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let _registry = REGISTRY_LOCK.lock().await;
+    let mut server = RedisServer::start();
+    let cache = configure_faults(&server, Duration::from_secs(60));
+    cache.set("post:7", &1, None).await.unwrap();
+    server.stop();
+
+    assert_eq!(
+        update_post(7).await,
+        Ok(7),
+        "the function's result is untouched"
+    );
+    assert_eq!(
+        cache.stats().errors,
+        2,
+        "the keys' delete and the pattern's"
+    );
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let failed: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("ERROR") && line.contains("invalidation failed"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{log}");
+    assert!(
+        failed[0].contains("post:7") && failed[0].contains("posts:all"),
+        "{log}"
+    );
+    assert!(failed[1].contains("posts:author:*"), "{log}");
+
+    server.restart();
+    configure(CacheSettings::new()).unwrap();
 }
