@@ -1,28 +1,18 @@
 //! What is particular to Redis caches: configuration, databases and passwords in the URL,
-//! key prefixes on the server, `clear` with and without a prefix, values written by other
-//! programs, keys with hostile characters, and a cache used from one runtime after another.
+//! key prefixes on the server, `clear` with and without a prefix, values of other Redis
+//! types, keys with hostile characters, and a cache used from one runtime after another.
 //!
 //! Tests that install a configuration share the process-wide registry, so they take
 //! `REGISTRY_LOCK` first.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cached_core::{
     BackendError, Cache, CacheConfig, CacheSettings, ConfigError, Error, configure, get_cache,
 };
 use cached_tests::redis_server::{PATIENT, RedisServer, free_port};
-use serde::{Deserialize, Serialize};
-use tracing_subscriber::EnvFilter;
 
 static REGISTRY_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct User {
-    id: String,
-    name: String,
-}
 
 fn messages(error: &ConfigError) -> Vec<String> {
     error.problems().iter().map(ToString::to_string).collect()
@@ -150,78 +140,6 @@ async fn clear_without_a_prefix_empties_its_database_only() {
     cache.clear().await.unwrap();
     assert_eq!(server.cli(&["DBSIZE"]), "0");
     assert_eq!(server.cli(&["-n", "1", "DBSIZE"]), "1");
-}
-
-/// Captures what the `tracing` subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-#[tokio::test]
-async fn a_corrupt_or_foreign_value_is_a_logged_counted_miss() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("cached_core=warn"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let server = RedisServer::start();
-    let cache = server.cache("");
-    server.cli(&["SET", "user:corrupt", "{not json"]);
-    server.cli(&["RPUSH", "user:list", "a", "b"]);
-    server.cli(&["SET", "user:other", "[1,2,3]"]);
-
-    assert_eq!(cache.get::<User>("user:corrupt").await.unwrap(), None);
-    assert_eq!(cache.get::<User>("user:list").await.unwrap(), None);
-    assert_eq!(cache.get::<User>("user:other").await.unwrap(), None);
-    let stats = cache.stats();
-    assert_eq!((stats.hits, stats.misses, stats.errors), (0, 3, 3));
-
-    let log = captured.text();
-    for key in ["user:corrupt", "user:list", "user:other"] {
-        assert!(
-            log.lines()
-                .any(|line| line.contains("WARN") && line.contains(key)),
-            "no warning naming {key}:\n{log}"
-        );
-    }
-
-    let loaded = cache
-        .get_or_set(
-            "user:corrupt",
-            || async {
-                User {
-                    id: "1".into(),
-                    name: "Ada".into(),
-                }
-            },
-            None,
-        )
-        .await;
-    assert_eq!(loaded.name, "Ada");
-    assert_eq!(
-        cache.get::<User>("user:corrupt").await.unwrap(),
-        Some(loaded),
-        "the loaded value replaced the corrupt one"
-    );
 }
 
 #[tokio::test]

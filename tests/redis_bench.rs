@@ -1,8 +1,9 @@
 //! The cost of the Redis cache against raw redis-rs, on a server of its own:
 //!
-//! - a hit through the cache against a raw `GET` plus `serde_json` decode of the same value,
-//!   on the same kind of connection (`ConnectionManager`), from 1 task and from 64;
-//! - a cached call with Redis down (circuit open) against the bare function.
+//! - a `#[cached]` hit (and `Cache::get`, `Cache::get_or_set`) against a raw `GET` plus
+//!   `serde_json` decode of the same value, on the same kind of connection
+//!   (`ConnectionManager`), from 1 task and from 64;
+//! - a `#[cached]` call with Redis down (circuit open) against the bare function.
 //!
 //! Run with `cargo bench -p cached-tests --bench redis`; `BENCHMARKS.md` has the figures.
 //! Variants alternate in short rounds and each figure is the median round, so that the
@@ -13,7 +14,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cached_core::{Cache, CacheConfig};
+use cached_core::{Cache, CacheConfig, CacheSettings, cached};
 use cached_tests::redis_server::RedisServer;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
@@ -88,14 +89,37 @@ where
     (ops / tasks * tasks) as f64 / started.elapsed().as_secs_f64()
 }
 
-fn redis_cache(server: &RedisServer) -> Cache {
-    Cache::new(
-        "bench",
-        &CacheConfig::redis(&server.url())
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_response_timeout(Duration::from_secs(5)),
-    )
-    .unwrap()
+/// The function the attribute caches: it builds the value a hit returns.
+#[cached(cache = "bench", key = "posts", ttl = 3600)]
+async fn cached_posts() -> Vec<Post> {
+    posts()
+}
+
+/// The same function on the cache whose Redis is down.
+#[cached(cache = "down", key = "posts")]
+async fn cached_posts_down() -> Vec<Post> {
+    posts()
+}
+
+/// Installs "bench" on `server` (patient timeouts) and "down" on `dead` (short timeouts, a
+/// breaker that stays open once tripped).
+fn configure_caches(server: &RedisServer, dead: &RedisServer) -> Cache {
+    let settings = CacheSettings::new()
+        .with_cache(
+            "bench",
+            CacheConfig::redis(&server.url())
+                .with_connect_timeout(Duration::from_secs(5))
+                .with_response_timeout(Duration::from_secs(5)),
+        )
+        .with_cache(
+            "down",
+            CacheConfig::redis(&dead.url())
+                .with_connect_timeout(Duration::from_millis(100))
+                .with_response_timeout(Duration::from_millis(100))
+                .with_breaker(3, Duration::from_secs(3600)),
+        );
+    cached_core::configure(settings).unwrap();
+    cached_core::get_cache("bench").unwrap()
 }
 
 async fn raw_get(conn: &ConnectionManager) -> Vec<Post> {
@@ -116,8 +140,22 @@ async fn cache_get_or_set(cache: &Cache) -> Vec<Post> {
     cache.get_or_set("posts", || async { posts() }, None).await
 }
 
-async fn hits(server: &RedisServer) {
-    let cache = redis_cache(server);
+async fn attribute() -> Vec<Post> {
+    cached_posts().await
+}
+
+/// Runs `op` from 64 tasks, each a fresh clone of `state`.
+async fn concurrent_with<S, F, Fut>(state: &S, op: F) -> f64
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let state = state.clone();
+    concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || op(state.clone())).await
+}
+
+async fn hits(server: &RedisServer, cache: Cache) {
     cache
         .set("posts", &posts(), Some(Duration::from_secs(3600)))
         .await
@@ -125,12 +163,20 @@ async fn hits(server: &RedisServer) {
     let client = redis::Client::open(server.url()).unwrap();
     let raw = ConnectionManager::new(client).await.unwrap();
     assert_eq!(raw_get(&raw).await, cache_get(&cache).await);
+    assert_eq!(attribute().await, posts());
 
-    let (mut raw_ns, mut get_ns, mut get_or_set_ns) = (vec![], vec![], vec![]);
+    let mut sequential_ns: [Vec<f64>; 4] = Default::default();
     for _ in 0..ROUNDS {
+        let [raw_ns, attr_ns, get_ns, get_or_set_ns] = &mut sequential_ns;
         raw_ns.push(
             sequential(SEQUENTIAL_OPS, || async {
                 black_box(raw_get(&raw).await);
+            })
+            .await,
+        );
+        attr_ns.push(
+            sequential(SEQUENTIAL_OPS, || async {
+                black_box(attribute().await);
             })
             .await,
         );
@@ -147,13 +193,10 @@ async fn hits(server: &RedisServer) {
             .await,
         );
     }
-    let raw_ns = median(raw_ns);
+    let [raw_ns, rest @ ..] = sequential_ns.map(median);
     println!("sequential hit latency (1 task), median of {ROUNDS} rounds of {SEQUENTIAL_OPS}:");
     println!("  raw GET + serde_json   {:>8.1} µs", raw_ns / 1e3);
-    for (name, ns) in [
-        ("Cache::get", median(get_ns)),
-        ("Cache::get_or_set", median(get_or_set_ns)),
-    ] {
+    for (name, ns) in NAMES.iter().zip(rest) {
         println!(
             "  {name:<22} {:>8.1} µs  ({:+.1}%)",
             ns / 1e3,
@@ -161,72 +204,60 @@ async fn hits(server: &RedisServer) {
         );
     }
 
-    let (mut raw_ops, mut get_ops, mut get_or_set_ops) = (vec![], vec![], vec![]);
+    let mut concurrent_ops: [Vec<f64>; 4] = Default::default();
     for _ in 0..ROUNDS {
-        let conn = raw.clone();
+        let [raw_ops, attr_ops, get_ops, get_or_set_ops] = &mut concurrent_ops;
         raw_ops.push(
-            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
-                let conn = conn.clone();
-                async move {
-                    black_box(raw_get(&conn).await);
-                }
+            concurrent_with(&raw, |conn| async move {
+                black_box(raw_get(&conn).await);
             })
             .await,
         );
-        let c = cache.clone();
+        attr_ops.push(
+            concurrent_with(&(), |()| async {
+                black_box(attribute().await);
+            })
+            .await,
+        );
         get_ops.push(
-            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
-                let cache = c.clone();
-                async move {
-                    black_box(cache_get(&cache).await);
-                }
+            concurrent_with(&cache, |cache| async move {
+                black_box(cache_get(&cache).await);
             })
             .await,
         );
-        let c = cache.clone();
         get_or_set_ops.push(
-            concurrent(CONCURRENT_TASKS, CONCURRENT_OPS, move || {
-                let cache = c.clone();
-                async move {
-                    black_box(cache_get_or_set(&cache).await);
-                }
+            concurrent_with(&cache, |cache| async move {
+                black_box(cache_get_or_set(&cache).await);
             })
             .await,
         );
     }
-    let raw_ops = median(raw_ops);
+    let [raw_ops, rest @ ..] = concurrent_ops.map(median);
     println!(
         "concurrent hit throughput ({CONCURRENT_TASKS} tasks), median of {ROUNDS} rounds of {CONCURRENT_OPS}:"
     );
-    println!("  raw GET + serde_json   {:>8.0} ops/s", raw_ops);
-    for (name, ops) in [
-        ("Cache::get", median(get_ops)),
-        ("Cache::get_or_set", median(get_or_set_ops)),
-    ] {
+    println!("  raw GET + serde_json   {raw_ops:>8.0} ops/s");
+    for (name, ops) in NAMES.iter().zip(rest) {
         println!(
             "  {name:<22} {ops:>8.0} ops/s  ({:.1}% of raw)",
             ops / raw_ops * 100.0
         );
     }
+    assert_eq!(cache.stats().misses, 0, "every measured call was a hit");
 }
+
+/// The cached variants, in the order they are measured after the raw one.
+const NAMES: [&str; 3] = ["#[cached]", "Cache::get", "Cache::get_or_set"];
 
 /// Stands in for the work a cached function does: build its value.
 async fn bare() -> Vec<Post> {
     posts()
 }
 
-async fn down(mut server: RedisServer) {
-    let cache = Cache::new(
-        "down",
-        &CacheConfig::redis(&server.url())
-            .with_connect_timeout(Duration::from_millis(100))
-            .with_response_timeout(Duration::from_millis(100))
-            .with_breaker(3, Duration::from_secs(3600)),
-    )
-    .unwrap();
-    server.stop();
+async fn down(mut dead: RedisServer) {
+    dead.stop();
     for _ in 0..5 {
-        black_box(cache.get_or_set("posts", bare, None).await);
+        black_box(cached_posts_down().await);
     }
     let (mut bare_ns, mut cached_ns) = (vec![], vec![]);
     for _ in 0..ROUNDS {
@@ -238,7 +269,7 @@ async fn down(mut server: RedisServer) {
         );
         cached_ns.push(
             sequential(DOWN_OPS, || async {
-                black_box(cache.get_or_set("posts", bare, None).await);
+                black_box(cached_posts_down().await);
             })
             .await,
         );
@@ -247,9 +278,15 @@ async fn down(mut server: RedisServer) {
     println!("Redis down, circuit open, median of {ROUNDS} rounds of {DOWN_OPS}:");
     println!("  bare function          {:>8.2} µs", bare_ns / 1e3);
     println!(
-        "  Cache::get_or_set      {:>8.2} µs  (+{:.2} µs)",
+        "  #[cached] function     {:>8.2} µs  (+{:.2} µs)",
         cached_ns / 1e3,
         (cached_ns - bare_ns) / 1e3
+    );
+    let errors = cached_core::get_cache("down").unwrap().stats().errors;
+    assert_eq!(
+        errors,
+        (5 + ROUNDS * DOWN_OPS) as u64 * 2,
+        "every call was a failed read and a skipped write"
     );
 }
 
@@ -259,14 +296,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let server = RedisServer::start();
+    let (server, dead) = (RedisServer::start(), RedisServer::start());
+    let cache = configure_caches(&server, &dead);
     runtime.block_on(async move {
-        let server = tokio::spawn(async move {
-            hits(&server).await;
-            server
-        })
-        .await
-        .unwrap();
-        tokio::spawn(down(server)).await.unwrap();
+        tokio::spawn(async move { hits(&server, cache).await })
+            .await
+            .unwrap();
+        tokio::spawn(down(dead)).await.unwrap();
     });
 }
