@@ -62,7 +62,8 @@ pub struct CacheConfig {
     pub connect_timeout: Option<Duration>,
     /// How long a Redis command may wait for its reply before it counts as failed.
     pub response_timeout: Option<Duration>,
-    /// How many consecutive Redis failures open the circuit breaker.
+    /// How many consecutive Redis failures open the circuit breaker (a timeout opens it at
+    /// once).
     pub breaker_threshold: Option<u32>,
     /// How long an open circuit answers at once, before it lets one probe through.
     pub breaker_cooldown: Option<Duration>,
@@ -145,12 +146,14 @@ impl CacheConfig {
     ///   `response_timeout` (default 100 ms) a reply; a timed-out call fails with
     ///   [`BackendError::Timeout`](crate::BackendError::Timeout).
     /// - **Circuit breaker.** After `breaker_threshold` (default 3) consecutive failures
-    ///   (refused or cut connections, timeouts, a cluster that is down, not error replies),
-    ///   calls fail at once with [`BackendError::Unavailable`](crate::BackendError::Unavailable)
-    ///   for `breaker_cooldown` (default 1 s); then one call probes Redis, and its success
-    ///   closes the circuit. So a dead Redis costs a cached call microseconds, not timeouts,
-    ///   and hits resume by themselves when it is back. `get_or_set` and `#[cached]` fail
-    ///   open: a failed read is a miss, a failed write is skipped, both logged and counted.
+    ///   (refused or cut connections, a cluster that is down; not error replies), or after a
+    ///   single timeout, calls fail at once with
+    ///   [`BackendError::Unavailable`](crate::BackendError::Unavailable) for
+    ///   `breaker_cooldown` (default 1 s); then one call probes Redis, and its success closes
+    ///   the circuit. So a slow Redis costs a call at most one timeout (a `get_or_set` reads,
+    ///   reads again and writes: only the first waits), a dead one costs microseconds, and
+    ///   hits resume by themselves when it is back. `get_or_set` and `#[cached]` fail open: a
+    ///   failed read is a miss, a failed write is skipped, both logged and counted.
     /// - **Values** are JSON. A value that does not decode as the type asked for (corrupt,
     ///   written by another program, or a Redis list or hash under the key) is a miss,
     ///   logged at `warn` with its key and counted as an error.

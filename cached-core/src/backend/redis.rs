@@ -325,7 +325,7 @@ impl RedisStore {
                 Ok(value)
             }
             Err(error) if unreachable(&error) => {
-                match permit.failed() {
+                match permit.failed(error.is_timeout()) {
                     Tripped::Opened => {
                         tracing::error!(target: LOG_TARGET, cache = %self.cache, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
                     }

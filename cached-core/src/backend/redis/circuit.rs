@@ -1,6 +1,13 @@
-//! The circuit breaker in front of one Redis store: after a few consecutive failures it
-//! answers "unavailable" at once for a short cooldown, then lets a single probe through; the
-//! probe's success closes it, its failure opens it for another cooldown.
+//! The circuit breaker in front of one Redis store: after a few consecutive failures, or
+//! one timeout, it answers "unavailable" at once for a short cooldown, then lets a single
+//! probe through; the probe's success closes it, its failure opens it for another cooldown.
+//!
+//! A timeout opens the circuit at once because it is the failure that costs: it has already
+//! made its caller wait a full timeout, and a server slow once (paused, overloaded) is
+//! likely slow for the next call too, whose wait would be another timeout. So a call waits
+//! at most one timeout, even a `get_or_set` that reads, reads again and writes. Fast
+//! failures (a refused or cut connection) cost nothing to wait for, and one of them (a
+//! restart, a dropped connection) is common enough that a few in a row are needed.
 //!
 //! The closed state, the one every healthy call sees, costs one relaxed atomic load before
 //! the call and one after it.
@@ -98,11 +105,21 @@ impl Breaker {
         self.open_until.load(Ordering::Acquire) != CLOSED
     }
 
-    fn open(&self) {
-        self.open_until.store(
-            self.now() + self.cooldown.as_nanos() as u64,
-            Ordering::Release,
-        );
+    fn deadline(&self) -> u64 {
+        self.now() + self.cooldown.as_nanos() as u64
+    }
+
+    /// Opens a closed circuit; false when it was open already.
+    fn open(&self) -> bool {
+        self.open_until
+            .compare_exchange(CLOSED, self.deadline(), Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Opens the circuit for a fresh cooldown, closed or not (a failed probe).
+    fn reopen(&self) {
+        self.open_until.store(self.deadline(), Ordering::Release);
+        self.probing.store(false, Ordering::Release);
     }
 }
 
@@ -123,18 +140,16 @@ impl Permit<'_> {
         true
     }
 
-    /// The backend could not be reached or did not answer in time.
-    pub(crate) fn failed(mut self) -> Tripped {
+    /// The backend could not be reached (`timed_out` false) or did not answer in time.
+    pub(crate) fn failed(mut self, timed_out: bool) -> Tripped {
         let breaker = self.breaker;
         if self.probe {
             self.probe = false;
-            breaker.open();
-            breaker.probing.store(false, Ordering::Release);
+            breaker.reopen();
             return Tripped::Reopened;
         }
         let failures = breaker.failures.fetch_add(1, Ordering::AcqRel) + 1;
-        if failures == breaker.threshold {
-            breaker.open();
+        if (timed_out || failures >= breaker.threshold) && breaker.open() {
             Tripped::Opened
         } else {
             Tripped::No
@@ -145,8 +160,7 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if self.probe {
-            self.breaker.open();
-            self.breaker.probing.store(false, Ordering::Release);
+            self.breaker.reopen();
         }
     }
 }
@@ -159,7 +173,7 @@ mod tests {
 
     fn fail_times(breaker: &Breaker, times: usize) {
         for _ in 0..times {
-            breaker.admit().expect("closed").failed();
+            breaker.admit().expect("closed").failed(false);
         }
     }
 
@@ -171,10 +185,22 @@ mod tests {
         fail_times(&breaker, 2);
         assert!(!breaker.is_open(), "a success reset the count");
         assert!(!breaker.refuses());
-        assert_eq!(breaker.admit().unwrap().failed(), Tripped::Opened);
+        assert_eq!(breaker.admit().unwrap().failed(false), Tripped::Opened);
         assert!(breaker.is_open());
         assert!(breaker.refuses());
         assert!(breaker.admit().is_none());
+    }
+
+    #[test]
+    fn one_timeout_opens_it_and_only_one_caller_reports_the_opening() {
+        let breaker = Breaker::new(3, COOLDOWN);
+        let in_flight: Vec<Permit<'_>> = (0..4).map(|_| breaker.admit().unwrap()).collect();
+        let outcomes: Vec<Tripped> = in_flight.into_iter().map(|p| p.failed(true)).collect();
+        assert_eq!(
+            outcomes,
+            [Tripped::Opened, Tripped::No, Tripped::No, Tripped::No]
+        );
+        assert!(breaker.refuses());
     }
 
     #[test]
@@ -195,7 +221,7 @@ mod tests {
         let breaker = Breaker::new(1, COOLDOWN);
         fail_times(&breaker, 1);
         std::thread::sleep(COOLDOWN * 2);
-        assert_eq!(breaker.admit().unwrap().failed(), Tripped::Reopened);
+        assert_eq!(breaker.admit().unwrap().failed(false), Tripped::Reopened);
         assert!(breaker.admit().is_none(), "a fresh cooldown");
         std::thread::sleep(COOLDOWN * 2);
         drop(breaker.admit().expect("the next probe"));
