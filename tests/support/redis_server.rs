@@ -246,11 +246,6 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 
-    /// The nodes, to inspect or fault one.
-    pub fn nodes(&self) -> &[RedisServer] {
-        &self.nodes
-    }
-
     /// A standalone cache on this cluster with patient timeouts and `prefix`.
     pub fn cache(&self, prefix: &str) -> Cache {
         let mut config = CacheConfig::redis_cluster(&self.urls())
@@ -279,9 +274,11 @@ pub fn free_port(cluster_bus: bool) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
         return listener.local_addr().expect("a bound address").port();
     }
-    let start = 20_000 + (std::process::id() % 2_000) * 10;
+    // Ports 20000 to 54999, so that the bus port stays below 65000; each test process
+    // starts at its own offset, so that parallel test binaries rarely collide.
+    let offset = (std::process::id() % 3_500) * 10;
     for _ in 0..10_000 {
-        let port = start + NEXT.fetch_add(1, Ordering::Relaxed) % 20_000;
+        let port = 20_000 + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % 35_000;
         let (port, bus) = (port as u16, (port + 10_000) as u16);
         let both_free = TcpListener::bind(("127.0.0.1", port)).is_ok()
             && TcpListener::bind(("127.0.0.1", bus)).is_ok();
