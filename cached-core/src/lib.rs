@@ -53,6 +53,12 @@
 //! Every hit, miss and write is a `tracing` event at `debug` under the target `cached_core`
 //! (`Cache HIT: key`, `Cache MISS: key`, `Cache SET: key (ttl=300)`); failures the cache
 //! survived are at `warn`. With `tracing-subscriber`, `RUST_LOG=cached_core=debug` shows them.
+//!
+//! # Features
+//!
+//! - `http`: [`http::CacheResponseLayer`], response caching as a tower layer for axum.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod cache;
@@ -60,6 +66,9 @@ mod config;
 mod error;
 mod flight;
 mod glob;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 pub mod key;
 mod lock;
 mod registry;

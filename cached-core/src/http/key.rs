@@ -1,0 +1,252 @@
+//! The keys of response entries: the base key (default or template), the configured
+//! variants after `|` and a response's own `Vary` variants after `>`.
+//!
+//! Escaped values never contain `:`, `/`, `=`, `&`, `|` or `>`, so each of those in a key is
+//! a separator this module wrote, and two different requests never share a key.
+
+use std::fmt::Write as _;
+
+use ::http::header::{HeaderMap, HeaderName};
+use ::http::request::Parts;
+
+use super::layer::{Config, KeyRule};
+use crate::key::{escape_into, shorten};
+
+/// The prefix of every response key.
+pub(crate) const PREFIX: &str = "http:";
+
+/// The key of the entry for `request`, as if its method were `GET`; `None` when the key
+/// rule does not apply to it.
+pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
+    let mut key = String::from(PREFIX);
+    match &config.key {
+        KeyRule::Default => {
+            key.push_str("GET:");
+            push_path(&mut key, request.uri.path());
+            if let Some(query) = request.uri.query().filter(|q| !q.is_empty()) {
+                key.push(':');
+                push_query(&mut key, query);
+            }
+        }
+        KeyRule::Template(template) => key.push_str(&template.render("GET", request)?),
+        KeyRule::Func(func) => key.push_str(&func(request)?),
+    }
+    for name in &config.vary_headers {
+        key.push('|');
+        push_header(&mut key, name, &request.headers);
+    }
+    if let Some(user) = &config.vary_on {
+        match user(request) {
+            Some(id) => {
+                key.push_str("|user=");
+                escape_into(&mut key, &id);
+            }
+            None => key.push_str("|anonymous"),
+        }
+    }
+    Some(shorten(key))
+}
+
+/// The key of the variant of `primary` selected by the request headers `names` (a response's
+/// own `Vary`).
+pub(crate) fn secondary(primary: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
+    let mut key = String::from(primary);
+    for name in names {
+        key.push('>');
+        push_header(&mut key, name, headers);
+    }
+    shorten(key)
+}
+
+/// `name=value` for a request header (its values joined by `,`), or `name` alone when the
+/// request does not carry it.
+fn push_header(out: &mut String, name: &HeaderName, headers: &HeaderMap) {
+    escape_into(out, name.as_str());
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return;
+    };
+    out.push('=');
+    escape_bytes_into(out, first.as_bytes());
+    for value in values {
+        escape_into(out, ",");
+        escape_bytes_into(out, value.as_bytes());
+    }
+}
+
+/// Escapes a header value: as [`escape_into`] when it is UTF-8, otherwise byte by byte with
+/// every non-ASCII byte as `%XX`. Both forms decode back to the original bytes, so values
+/// never share a rendering.
+fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => escape_into(out, text),
+        Err(_) => {
+            for &byte in bytes {
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+                    out.push(char::from(byte));
+                } else {
+                    let _ = write!(out, "%{byte:02X}");
+                }
+            }
+        }
+    }
+}
+
+/// Appends `path` with each segment escaped and the `/` between segments kept.
+pub(crate) fn push_path(out: &mut String, path: &str) {
+    for (index, segment) in path.split('/').enumerate() {
+        if index > 0 {
+            out.push('/');
+        }
+        escape_into(out, segment);
+    }
+}
+
+/// Appends `query` with its parameters sorted by name (the values of a repeated name keep
+/// their order) and each name and value escaped.
+pub(crate) fn push_query(out: &mut String, query: &str) {
+    let mut pairs: Vec<(&str, Option<&str>)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (pair, None),
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    for (index, (name, value)) in pairs.into_iter().enumerate() {
+        if index > 0 {
+            out.push('&');
+        }
+        escape_into(out, name);
+        if let Some(value) = value {
+            out.push('=');
+            escape_into(out, value);
+        }
+    }
+}
+
+/// Appends the value of the first query parameter called `name`, escaped; nothing when
+/// there is none.
+pub(crate) fn push_query_param(out: &mut String, query: &str, name: &str) {
+    let value = query
+        .split('&')
+        .find_map(|pair| match pair.split_once('=') {
+            Some((n, value)) if n == name => Some(value),
+            None if pair == name => Some(""),
+            _ => None,
+        });
+    if let Some(value) = value {
+        escape_into(out, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ::http::{HeaderValue, Request};
+
+    use super::*;
+    use crate::CacheConfig;
+    use crate::http::CacheResponseLayer;
+
+    fn config(layer: CacheResponseLayer) -> Config {
+        (*layer.config()).clone()
+    }
+
+    fn layer() -> CacheResponseLayer {
+        CacheResponseLayer::new(crate::Cache::new("k", &CacheConfig::memory()).unwrap())
+    }
+
+    fn parts(request: ::http::request::Builder) -> Parts {
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_default_key_covers_method_path_and_sorted_query() {
+        let config = config(layer());
+        let key = |uri: &str| primary(&config, &parts(Request::get(uri))).unwrap();
+        assert_eq!(key("/posts/42"), "http:GET:/posts/42");
+        assert_eq!(key("/posts/42?"), "http:GET:/posts/42");
+        assert_eq!(
+            key("/posts?page=2&lang=en&tag=b&tag=a"),
+            "http:GET:/posts:lang=en&page=2&tag=b&tag=a"
+        );
+        assert_eq!(key("/posts?lang=en&page=2"), key("/posts?page=2&lang=en"));
+        assert_ne!(key("/posts?a"), key("/posts?a="));
+        assert_eq!(key("/a%3Ab/c%20d:e"), "http:GET:/a%253Ab/c%2520d%3Ae");
+        assert_eq!(
+            primary(&config, &parts(Request::head("/posts/42"))).unwrap(),
+            key("/posts/42"),
+            "HEAD reads the GET entry"
+        );
+    }
+
+    #[test]
+    fn request_values_cannot_forge_separators() {
+        let config = config(layer().vary_headers(["X-Team"]).vary_on(|p: &Parts| {
+            p.headers
+                .get("x-user")
+                .map(|v| v.to_str().unwrap().to_owned())
+        }));
+        let key = |uri: &str, team: Option<&str>, user: Option<&str>| {
+            let mut request = Request::get(uri);
+            if let Some(team) = team {
+                request = request.header("x-team", team);
+            }
+            if let Some(user) = user {
+                request = request.header("x-user", user);
+            }
+            primary(&config, &parts(request)).unwrap()
+        };
+        assert_eq!(
+            key("/p", Some("red"), Some("ada")),
+            "http:GET:/p|x-team=red|user=ada"
+        );
+        assert_eq!(key("/p", None, None), "http:GET:/p|x-team|anonymous");
+        assert_ne!(key("/p", None, Some("anonymous")), key("/p", None, None));
+        assert_ne!(
+            key("/p", Some("red|user=ada"), None),
+            key("/p", Some("red"), Some("ada"))
+        );
+        assert_ne!(key("/p:x", None, None), key("/p?x", None, None));
+        assert!(!key("/*?x=[a]", Some("*"), Some("?")).contains(['*', '?', '[', ']']));
+    }
+
+    #[test]
+    fn secondary_keys_extend_the_primary_after_gt() {
+        let mut headers = HeaderMap::new();
+        headers.append("accept-encoding", "gzip".parse().unwrap());
+        headers.append("accept-encoding", "br".parse().unwrap());
+        let names = [
+            HeaderName::from_static("accept-encoding"),
+            HeaderName::from_static("dnt"),
+        ];
+        assert_eq!(
+            secondary("http:GET:/p", &names, &headers),
+            "http:GET:/p>accept-encoding=gzip%2Cbr>dnt"
+        );
+        let mut latin1 = HeaderMap::new();
+        latin1.insert("dnt", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        let mut unicode = HeaderMap::new();
+        unicode.insert("dnt", HeaderValue::from_bytes("café".as_bytes()).unwrap());
+        assert_eq!(secondary("k", &names[1..], &latin1), "k>dnt=caf%E9");
+        assert_eq!(secondary("k", &names[1..], &unicode), "k>dnt=café");
+    }
+
+    #[test]
+    fn key_functions_and_long_keys() {
+        let custom = config(layer().key_fn(|p: &Parts| {
+            (p.uri.path() != "/skip").then(|| format!("custom:{}", p.uri.path().len()))
+        }));
+        assert_eq!(
+            primary(&custom, &parts(Request::get("/abc"))).as_deref(),
+            Some("http:custom:4")
+        );
+        assert_eq!(primary(&custom, &parts(Request::get("/skip"))), None);
+
+        let plain = config(layer());
+        let long = format!("/{}", "x".repeat(400));
+        let key = primary(&plain, &parts(Request::get(long.as_str()))).unwrap();
+        assert!(key.len() <= crate::key::MAX_KEY_LEN && key.starts_with("http:GET:/xxx"));
+    }
+}

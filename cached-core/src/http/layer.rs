@@ -1,0 +1,222 @@
+//! [`CacheResponseLayer`]: the layer and its settings.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::http::request::Parts;
+use ::http::{HeaderName, StatusCode};
+use tower_layer::Layer;
+
+use super::service::CacheResponse;
+use super::template::KeyTemplate;
+use super::{DEFAULT_MAX_BODY_SIZE, policy};
+use crate::Cache;
+
+/// A function of the request: a key, or a user's identity.
+type RequestFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
+
+/// A tower [`Layer`] that caches the responses of the service it wraps in a [`Cache`].
+///
+/// See [the module documentation](super) for what is cached and how keys are formed.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use axum::{Extension, Router, http::request::Parts, routing::get};
+/// use cached_core::http::CacheResponseLayer;
+///
+/// /// Set by the authentication middleware.
+/// #[derive(Clone)]
+/// struct CurrentUser(String);
+///
+/// async fn feed(user: Option<Extension<CurrentUser>>) -> String {
+///     format!("feed of {}", user.map_or("anonymous".into(), |u| u.0.0.clone()))
+/// }
+///
+/// let app: Router = Router::new().route(
+///     "/feed",
+///     get(feed).route_layer(
+///         CacheResponseLayer::new(cached_core::cache())
+///             .ttl(Duration::from_secs(60))
+///             .vary_headers(["Accept-Language"])
+///             .vary_on(|request: &Parts| {
+///                 request.extensions.get::<CurrentUser>().map(|user| user.0.clone())
+///             }),
+///     ),
+/// );
+/// # drop(app);
+/// ```
+#[derive(Clone)]
+pub struct CacheResponseLayer {
+    config: Arc<Config>,
+}
+
+/// The settings shared by every service a layer builds.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) cache: Cache,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) key: KeyRule,
+    pub(crate) vary_headers: Vec<HeaderName>,
+    pub(crate) vary_on: Option<RequestFn>,
+    pub(crate) statuses: Vec<StatusCode>,
+    pub(crate) max_body_size: usize,
+}
+
+/// How the base of a key is made from the request.
+#[derive(Clone)]
+pub(crate) enum KeyRule {
+    /// Method, path and sorted query.
+    Default,
+    Template(KeyTemplate),
+    Func(RequestFn),
+}
+
+impl CacheResponseLayer {
+    /// A layer storing responses in `cache` with the defaults: the cache's default TTL, keys
+    /// of method, path and sorted query, no variants, only `200 OK` stored, bodies up to
+    /// [`DEFAULT_MAX_BODY_SIZE`].
+    pub fn new(cache: Cache) -> Self {
+        Self {
+            config: Arc::new(Config {
+                cache,
+                ttl: None,
+                key: KeyRule::Default,
+                vary_headers: Vec::new(),
+                vary_on: None,
+                statuses: policy::DEFAULT_STATUSES.to_vec(),
+                max_body_size: DEFAULT_MAX_BODY_SIZE,
+            }),
+        }
+    }
+
+    /// How long responses are kept (at most: a response's `s-maxage` or `max-age` can
+    /// shorten it).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.config_mut().ttl = Some(ttl);
+        self
+    }
+
+    /// Keys responses with `template`, rendered from requests routed by `route`: for
+    /// instance `key("/posts/{id}", "post:{id}")` stores `/posts/42` under `http:post:42`.
+    /// See [`KeyTemplate`] for the placeholders.
+    ///
+    /// # Panics
+    ///
+    /// When the route or the template is invalid, with the reason; use
+    /// [`KeyTemplate::parse`] and [`key_template`](Self::key_template) to handle the error.
+    pub fn key(self, route: &str, template: &str) -> Self {
+        match KeyTemplate::parse(route, template) {
+            Ok(template) => self.key_template(template),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    /// Keys responses with a parsed [`KeyTemplate`].
+    pub fn key_template(mut self, template: KeyTemplate) -> Self {
+        self.config_mut().key = KeyRule::Template(template);
+        self
+    }
+
+    /// Keys responses with `key`, a function of the request's parts; a request for which it
+    /// returns `None` is not cached. Escape values taken from the request with
+    /// [`crate::key::escape`], so that no request can produce another's key.
+    pub fn key_fn<F>(mut self, key: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        self.config_mut().key = KeyRule::Func(Arc::new(key));
+        self
+    }
+
+    /// Keeps a separate entry per value of each of these request headers (for instance
+    /// `Accept-Language`), added to any varied on before.
+    ///
+    /// # Panics
+    ///
+    /// When a name is not a valid header name.
+    pub fn vary_headers<I>(mut self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let config = self.config_mut();
+        for name in names {
+            let name = name.as_ref();
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .unwrap_or_else(|_| panic!("`{name}` is not a valid header name"));
+            if !config.vary_headers.contains(&name) {
+                config.vary_headers.push(name);
+            }
+        }
+        self
+    }
+
+    /// Keeps a separate entry per user: `user` returns the identity of the request's user
+    /// (typically from an extension set by authentication middleware), or `None` for the
+    /// shared "anonymous" entry. Requests with an `Authorization` header are cached only
+    /// when this is set.
+    pub fn vary_on<F>(mut self, user: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        self.config_mut().vary_on = Some(Arc::new(user));
+        self
+    }
+
+    /// The response statuses that are stored (default: `200 OK` only).
+    pub fn statuses<I>(mut self, statuses: I) -> Self
+    where
+        I: IntoIterator<Item = StatusCode>,
+    {
+        self.config_mut().statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// The largest body stored, in bytes (default [`DEFAULT_MAX_BODY_SIZE`]). A larger body is
+    /// streamed through and not stored.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.config_mut().max_body_size = bytes;
+        self
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config)
+    }
+}
+
+impl fmt::Debug for CacheResponseLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.config;
+        let key = match &config.key {
+            KeyRule::Default => "method, path and sorted query",
+            KeyRule::Template(template) => template.as_str(),
+            KeyRule::Func(_) => "a function of the request",
+        };
+        f.debug_struct("CacheResponseLayer")
+            .field("cache", &config.cache.name())
+            .field("ttl", &config.ttl)
+            .field("key", &key)
+            .field("vary_headers", &config.vary_headers)
+            .field("vary_on_user", &config.vary_on.is_some())
+            .field("statuses", &config.statuses)
+            .field("max_body_size", &config.max_body_size)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for CacheResponseLayer {
+    type Service = CacheResponse<S>;
+
+    fn layer(&self, inner: S) -> CacheResponse<S> {
+        CacheResponse::new(inner, Arc::clone(&self.config))
+    }
+}
