@@ -91,6 +91,7 @@ mod lookup;
 mod policy;
 mod service;
 mod template;
+mod wire;
 
 use ::http::HeaderName;
 

@@ -1,11 +1,10 @@
 //! Reading and writing response entries: the lookup that follows a `Vary` marker to the
 //! variant a request selects, counted as one hit or one miss, and writes that never fail.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ::http::HeaderMap;
-
-use std::sync::Arc;
 
 use super::entry::{Entry, StoredResponse};
 use super::key;

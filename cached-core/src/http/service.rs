@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::http::header::{HeaderMap, HeaderName, HeaderValue};
+use ::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
@@ -80,6 +80,8 @@ enum Shared {
     Pass,
 }
 
+/// The path of one request: straight through for other methods and requests without a key;
+/// the lookup, unless the request asks for a fresh response; then one load per key.
 async fn respond<S, ReqBody, ResBody>(
     config: Arc<Config>,
     mut inner: S,
@@ -95,20 +97,10 @@ where
         _ => return Ok(inner.call(request).await?.map(ResponseBody::untouched)),
     };
     let directives = policy::request_directives(request.headers());
-    let (parts, body) = request.into_parts();
-    let personal =
-        config.vary_on.is_none() && parts.headers.contains_key(::http::header::AUTHORIZATION);
-    let primary = if personal {
-        None
-    } else {
-        key::primary(&config, &parts)
-    };
-    let request = Request::from_parts(parts, body);
+    let (request, primary) = key_of(&config, request);
     let Some(primary) = primary else {
         return pass(&mut inner, request).await;
     };
-    let cache = &config.cache;
-
     if directives.no_cache {
         if head || directives.no_store {
             return pass(&mut inner, request).await;
@@ -117,27 +109,55 @@ where
         let response = inner.call(request).await?;
         return Ok(admit(&config, &primary, &headers, response).await.1);
     }
-
-    let flight_key = match lookup::find(cache, &primary, request.headers()).await {
+    let key = match lookup::find(&config.cache, &primary, request.headers()).await {
         Found::Hit(stored) => return Ok(stored.replay(Source::Hit, head, ResponseBody::full)),
         Found::Miss(key) => key,
     };
     if head || directives.no_store {
         return pass(&mut inner, request).await;
     }
+    load_once(&config, inner, request, &primary, &key).await
+}
 
+/// The primary key of `request`; none when the key rule does not apply, or when the request
+/// carries credentials and the layer does not vary on the user.
+fn key_of<B>(config: &Config, request: Request<B>) -> (Request<B>, Option<String>) {
+    let (parts, body) = request.into_parts();
+    let personal = config.vary_on.is_none() && parts.headers.contains_key(AUTHORIZATION);
+    let primary = if personal {
+        None
+    } else {
+        key::primary(config, &parts)
+    };
+    (Request::from_parts(parts, body), primary)
+}
+
+/// Loads the response for a miss at `key` once for every concurrent request: the first one
+/// calls the inner service; the others get what it stored, or call the inner service
+/// themselves when nothing was stored (or the stored response varies on a header they
+/// differ in).
+async fn load_once<S, ReqBody, ResBody>(
+    config: &Config,
+    mut inner: S,
+    request: Request<ReqBody>,
+    primary: &str,
+    key: &str,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
     let mut waiting = Some(request);
     let mut own = None;
     let shared = {
-        let (waiting, own, inner, config, primary) =
-            (&mut waiting, &mut own, &mut inner, &config, &primary);
-        let flight_key = &flight_key;
-        cache
+        let (waiting, own, inner) = (&mut waiting, &mut own, &mut inner);
+        config
+            .cache
             .inner
             .flights
-            .run(flight_key, move || async move {
+            .run(key, move || async move {
                 let request = waiting.take().expect("only the leader runs");
-                let stored = lookup::recheck(&config.cache, flight_key, request.headers()).await;
+                let stored = lookup::recheck(&config.cache, key, request.headers()).await;
                 if let Some(stored) = stored {
                     *waiting = Some(request);
                     return Shared::Stored(stored);
