@@ -1,81 +1,51 @@
-//! Cached data access: query results, objects with `get_or_set`, write-through on update,
-//! and invalidation on mutation.
+//! Cached data access: query results with `#[cached]`, invalidation on mutation with
+//! `#[invalidates]`, objects with `get_or_set`, and write-through on update. Everything here
+//! uses the cache named "default".
 
 use std::time::Duration;
 
-use cached_core::Cache;
 use cached_core::key::escape;
+use cached_core::{Cache, cached, invalidates};
 
 use crate::db::{Db, Post, PostUpdate, User, UserUpdate};
 
 /// How long a user object stays cached.
 const USER_TTL: Duration = Duration::from_secs(600);
 
-/// Published posts, most viewed first. Cached under `posts:all` for a minute.
+/// Published posts, most viewed first.
+#[cached(ttl = 60, key = "posts:all")]
 pub(crate) async fn published_posts(db: &Db) -> Result<Vec<Post>, sqlx::Error> {
-    cached_core::cache()
-        .try_get_or_set(
-            "posts:all",
-            || db.published_posts(),
-            Some(Duration::from_secs(60)),
-        )
-        .await
+    db.published_posts().await
 }
 
-/// Every post of an author. Cached under `posts:author:<id>` for five minutes.
+/// Every post of an author.
+#[cached(ttl = "5m", key = "posts:author:{author_id}")]
 pub(crate) async fn posts_by_author(db: &Db, author_id: &str) -> Result<Vec<Post>, sqlx::Error> {
-    let key = format!("posts:author:{}", escape(author_id));
-    cached_core::cache()
-        .try_get_or_set(
-            &key,
-            || db.posts_by_author(author_id),
-            Some(Duration::from_secs(300)),
-        )
-        .await
+    db.posts_by_author(author_id).await
 }
 
-/// One post (`None` is a cached negative answer). Cached under `post:<id>`.
+/// One post; `None` (no such post) is a cached negative answer.
+#[cached(ttl = "5m", key = "post:{post_id}")]
 pub(crate) async fn post(db: &Db, post_id: i64) -> Result<Option<Post>, sqlx::Error> {
-    cached_core::cache()
-        .try_get_or_set(&format!("post:{post_id}"), || db.post(post_id), None)
-        .await
+    db.post(post_id).await
 }
 
-/// Published posts whose title contains `text`; only non-empty results are cached, so a
-/// search that finds nothing today finds tomorrow's post.
+/// Published posts whose title contains `text`, under the default key
+/// (`search_posts:text=engine`). Only non-empty results are cached, so a search that finds
+/// nothing today finds tomorrow's post.
+#[cached(ttl = 60, skip(db), condition = |posts: &Vec<Post>| !posts.is_empty())]
 pub(crate) async fn search_posts(db: &Db, text: &str) -> Result<Vec<Post>, sqlx::Error> {
-    let cache = cached_core::cache();
-    let key = format!("search_posts:text={}", escape(text));
-    if let Ok(Some(posts)) = cache.get::<Vec<Post>>(&key).await {
-        return Ok(posts);
-    }
-    let posts = db.search_posts(text).await?;
-    if !posts.is_empty()
-        && let Err(error) = cache.set(&key, &posts, Some(Duration::from_secs(60))).await
-    {
-        tracing::warn!(%error, "search results not cached");
-    }
-    Ok(posts)
+    db.search_posts(text).await
 }
 
-/// Edits a post and drops every cached query it may change.
+/// Edits a post; once it succeeds, the cached queries it may change are deleted.
+#[invalidates("posts:all", "post:{post_id}", "posts:author:*")]
 pub(crate) async fn update_post(
     db: &Db,
     post_id: i64,
     update: &PostUpdate,
 ) -> Result<Option<Post>, sqlx::Error> {
-    let post = db.update_post(post_id, update).await?;
-    let cache = cached_core::cache();
-    let invalidated = async {
-        cache
-            .delete_many(&["posts:all".to_owned(), format!("post:{post_id}")])
-            .await?;
-        cache.delete_pattern("posts:author:*").await
-    };
-    if let Err(error) = invalidated.await {
-        tracing::warn!(%error, "cached queries were not invalidated; they expire on their own");
-    }
-    Ok(post)
+    db.update_post(post_id, update).await
 }
 
 /// The cache key of the user `id`.
