@@ -1,0 +1,104 @@
+//! Response caching on a real Redis, through a real server and client: entries shared by
+//! every instance of a service, replayed exactly after serialization, and fail-open while
+//! Redis is stopped.
+
+#[path = "http/support.rs"]
+mod support;
+
+use axum::Router;
+use axum::routing::get;
+use cached_core::Cache;
+use cached_core::http::CacheResponseLayer;
+use cached_tests::redis_server::RedisServer;
+use support::{Calls, Server, client, header, x_cache};
+
+/// A service instance answering `/r` with `call <n>`, caching in `cache`.
+async fn instance(cache: Cache, calls: &Calls) -> Server {
+    let counter = calls.clone();
+    let handler = move || {
+        let n = counter.hit();
+        async move {
+            (
+                [("content-type", "text/plain; charset=utf-8")],
+                format!("call {n}"),
+            )
+        }
+    };
+    Server::start(
+        Router::new()
+            .route("/r", get(handler))
+            .layer(CacheResponseLayer::new(cache)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn instances_share_entries_on_redis() {
+    let redis = RedisServer::start();
+    let calls = Calls::default();
+    let first = instance(redis.cache("app:"), &calls).await;
+    let second = instance(redis.cache("app:"), &calls).await;
+    let client = client();
+
+    let response = client.get(first.url("/r")).send().await.unwrap();
+    assert_eq!(x_cache(&response), "MISS");
+    assert_eq!(response.text().await.unwrap(), "call 1");
+    let response = client.get(second.url("/r")).send().await.unwrap();
+    assert_eq!(x_cache(&response), "HIT", "stored by the other instance");
+    assert_eq!(
+        header(&response, "content-type"),
+        "text/plain; charset=utf-8"
+    );
+    header(&response, "age").parse::<u64>().unwrap();
+    assert_eq!(response.text().await.unwrap(), "call 1");
+    assert_eq!(calls.count(), 1);
+
+    let stored = redis.cli(&["GET", "app:http:GET:/r"]);
+    let json: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(json["response"]["status"], 200);
+    assert_eq!(
+        json["response"]["body"], "call 1",
+        "a text body is stored as text"
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_redis_serves_the_handlers_response_and_recovers() {
+    let mut redis = RedisServer::start();
+    let cache = redis.cache("");
+    let calls = Calls::default();
+    let server = instance(cache.clone(), &calls).await;
+    let client = client();
+    let get = || async {
+        let response = client.get(server.url("/r")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        (x_cache(&response), response.text().await.unwrap())
+    };
+
+    assert_eq!(get().await, ("MISS".into(), "call 1".into()));
+    assert_eq!(get().await, ("HIT".into(), "call 1".into()));
+
+    redis.stop();
+    for n in 2..=4 {
+        assert_eq!(
+            get().await,
+            ("MISS".into(), format!("call {n}")),
+            "fail-open"
+        );
+    }
+    assert!(cache.stats().errors > 0, "the failures are counted");
+
+    redis.restart();
+    let mut recovered = false;
+    for _ in 0..400 {
+        if get().await.0 == "HIT" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        recovered,
+        "entries are stored and served again once Redis is back"
+    );
+}
