@@ -25,9 +25,7 @@ pub(crate) struct AppState {
 pub(crate) fn configure_caches(redis_url: Option<&str>) -> Result<(), cached_core::Error> {
     let store = |ttl: u64, max_size: usize, prefix: &str| {
         let config = match redis_url {
-            Some(url) => CacheConfig::backend("redis")
-                .with_url(url)
-                .with_key_prefix(prefix),
+            Some(url) => CacheConfig::redis(url).with_key_prefix(prefix),
             None => CacheConfig::memory().with_max_size(max_size),
         };
         config.with_ttl(Duration::from_secs(ttl))

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use cached_tests::redis_server::RedisServer;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -104,6 +105,20 @@ async fn the_blog_end_to_end_with_memory_caches() {
     let _serial = SERIAL.lock().await;
     let blog = Blog::start(None).await;
     every_pattern(&blog).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blog_end_to_end_with_redis_caches() {
+    let _serial = SERIAL.lock().await;
+    let redis = RedisServer::start();
+    let blog = Blog::start(Some(&redis.url())).await;
+    every_pattern(&blog).await;
+    let keys = redis.cli(&["KEYS", "blog:*"]);
+    assert!(keys.contains("blog:data:posts:all"), "{keys}");
+    assert!(
+        keys.contains("blog:pages:http:GET:/posts|accept-language"),
+        "{keys}"
+    );
 }
 
 async fn every_pattern(blog: &Blog) {
