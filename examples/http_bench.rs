@@ -3,14 +3,16 @@
 //! fixed number of concurrent workers), both in this process.
 //!
 //! ```sh
-//! cargo run --release -p cached-examples --example http_bench -- [requests] [concurrency]
+//! cargo run --release -p cached-examples --example http_bench -- [requests] [concurrency] [redis-url]
 //! ```
 //!
 //! Endpoints, each measured with the same number of requests:
 //! - `/posts`: a handler that waits 2 ms (a database round trip) and renders 50 posts as
 //!   JSON (about 6 KiB); `/posts/cached` is the same handler behind `CacheResponseLayer`;
 //! - `/hello`: a handler returning a short string; `/hello/cached` is it behind the layer,
-//!   which shows what the layer's hit path costs against the cheapest possible handler.
+//!   which shows what the layer's hit path costs against the cheapest possible handler;
+//! - with a Redis URL, `/posts/redis`: the `/posts` handler behind the layer over a Redis
+//!   cache (keys under `http_bench:`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -80,14 +82,24 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let requests: usize = args.next().map_or(20_000, |a| a.parse().expect("requests"));
     let concurrency: usize = args.next().map_or(32, |a| a.parse().expect("concurrency"));
+    let redis_url = args.next();
 
     let cache = Cache::new("bench", &CacheConfig::memory()).expect("memory cache");
     let layer = || CacheResponseLayer::new(cache.clone()).ttl(Duration::from_secs(600));
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/posts", get(posts))
         .route("/posts/cached", get(posts).route_layer(layer()))
         .route("/hello", get(hello))
         .route("/hello/cached", get(hello).route_layer(layer()));
+    let mut paths = vec!["/posts", "/posts/cached", "/hello", "/hello/cached"];
+    if let Some(url) = &redis_url {
+        let config = CacheConfig::redis(url).with_key_prefix("http_bench:");
+        let redis = Cache::new("bench-redis", &config).expect("redis cache");
+        redis.clear().await.expect("a reachable Redis");
+        let layer = CacheResponseLayer::new(redis).ttl(Duration::from_secs(600));
+        router = router.route("/posts/redis", get(posts).route_layer(layer));
+        paths.push("/posts/redis");
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -103,15 +115,15 @@ async fn main() {
     );
     println!("| endpoint | requests/s |");
     println!("| --- | ---: |");
-    for path in ["/posts", "/posts/cached", "/hello", "/hello/cached"] {
+    for path in paths {
         let url = format!("{base}{path}");
         let calls_before = POSTS_CALLS.load(Ordering::Relaxed);
         measure(&client, &url, concurrency * 20, concurrency).await;
         let rate = measure(&client, &url, requests, concurrency).await;
         let calls = POSTS_CALLS.load(Ordering::Relaxed) - calls_before;
         println!("| `{path}` | {rate:.0} |");
-        if path == "/posts/cached" {
-            eprintln!("`/posts/cached`: the handler ran {calls} time(s)");
+        if path.starts_with("/posts/") {
+            eprintln!("`{path}`: the handler ran {calls} time(s)");
         }
     }
     let stats = cache.stats();
