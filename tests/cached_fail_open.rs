@@ -2,35 +2,13 @@
 //! stored value that does not decode, a cache that is not configured and a key that cannot
 //! be rendered all run the body; each is logged at `warn` and counted.
 
-use std::io::Write;
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Once};
-use std::time::Duration;
 
-use cached_core::{
-    Backend, BackendError, CacheConfig, CacheSettings, async_trait, cached, get_cache,
-    register_backend,
-};
-use tracing_subscriber::EnvFilter;
-
-/// A backend whose every call fails, as a Redis that is down would.
-struct Down;
-
-#[async_trait]
-impl Backend for Down {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn set(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<(), BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn delete(&self, _: &str) -> Result<bool, BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn clear(&self) -> Result<(), BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-}
+use cached_core::{CacheConfig, CacheSettings, cached, get_cache, register_backend};
+use cached_tests::down::Down;
+use cached_tests::logs::capture;
+use tracing::Level;
 
 /// Configures this file's caches once, before any test uses one.
 fn setup() {
@@ -45,40 +23,6 @@ fn setup() {
     });
 }
 
-/// Captures the `cached_core` log lines of the current thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("cached_core=warn"))
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 static DOWN_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[cached(ttl = 300, cache = "down")]
@@ -90,8 +34,7 @@ async fn profile(user_id: &str) -> Result<String, std::io::Error> {
 #[tokio::test(flavor = "current_thread")]
 async fn a_backend_that_fails_every_call_never_fails_the_function() {
     setup();
-    let log = Captured::default();
-    let _guard = log.install();
+    let log = capture(Level::WARN);
     for _ in 0..3 {
         assert_eq!(profile("abc123").await.unwrap(), "profile of abc123");
     }
@@ -126,8 +69,7 @@ async fn a_value_that_does_not_decode_is_a_miss_and_is_replaced() {
     setup();
     let cache = get_cache("decode").unwrap();
     cache.set("score:id=4", "not a number", None).await.unwrap();
-    let log = Captured::default();
-    let _guard = log.install();
+    let log = capture(Level::WARN);
     assert_eq!(score(4).await, 8);
     assert_eq!(score(4).await, 8);
     assert_eq!(
@@ -152,8 +94,7 @@ async fn unconfigured(id: u32) -> u32 {
 #[tokio::test(flavor = "current_thread")]
 async fn an_unknown_cache_runs_the_body_and_warns_once() {
     setup();
-    let log = Captured::default();
-    let _guard = log.install();
+    let log = capture(Level::WARN);
     for id in 0..3 {
         assert_eq!(unconfigured(id).await, id);
     }
@@ -189,8 +130,7 @@ async fn opaque(value: Opaque) -> u32 {
 #[tokio::test(flavor = "current_thread")]
 async fn a_key_that_cannot_be_rendered_runs_the_body_uncached() {
     setup();
-    let log = Captured::default();
-    let _guard = log.install();
+    let log = capture(Level::WARN);
     assert_eq!(opaque(Opaque(5)).await, 5);
     assert_eq!(opaque(Opaque(5)).await, 5);
     assert_eq!(RENDER_RUNS.load(SeqCst), 2);

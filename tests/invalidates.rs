@@ -2,33 +2,14 @@
 //! and nothing else; arguments cannot widen a pattern; failures are logged at `error`,
 //! counted, and never fail the function.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, Once};
-use std::time::Duration;
+use std::sync::Once;
 
 use cached_core::{
-    Backend, BackendError, Cache, CacheConfig, CacheSettings, async_trait, cached, get_cache,
-    invalidates, register_backend,
+    Cache, CacheConfig, CacheSettings, cached, get_cache, invalidates, register_backend,
 };
-use tracing_subscriber::EnvFilter;
-
-struct Down;
-
-#[async_trait]
-impl Backend for Down {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn set(&self, _: &str, _: Vec<u8>, _: Option<Duration>) -> Result<(), BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn delete(&self, _: &str) -> Result<bool, BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-    async fn clear(&self) -> Result<(), BackendError> {
-        Err(BackendError::new("connection refused"))
-    }
-}
+use cached_tests::down::Down;
+use cached_tests::logs::capture;
+use tracing::Level;
 
 /// One cache per test, configured once before any test runs.
 fn setup() {
@@ -220,19 +201,6 @@ async fn the_cached_companion_invalidates_without_retyping_the_key() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[invalidates("session:{user}", "sessions:{user}:*", cache = "down")]
 async fn logout(user: &str) -> Result<u32, String> {
     Ok(user.len() as u32)
@@ -246,21 +214,14 @@ async fn unconfigured(id: u32) -> u32 {
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_invalidation_is_logged_at_error_counted_and_survived() {
     setup();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("cached_core=error"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = capture(Level::ERROR);
 
     assert_eq!(logout("ada").await, Ok(3));
     assert_eq!(get_cache("down").unwrap().stats().errors, 2);
     assert_eq!(unconfigured(5).await, 5);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<&str> = log.lines().collect();
+    let log = captured.text();
+    let lines = captured.lines();
     assert_eq!(lines.len(), 3, "{log}");
     assert!(lines.iter().all(|l| l.contains(" ERROR ")), "{log}");
     assert!(

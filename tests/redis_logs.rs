@@ -1,57 +1,16 @@
 //! What Redis caches log: a corrupt or foreign value at `warn` with its key, an outage once
 //! (not once per call), and a failed invalidation at `error` with its keys.
 //!
-//! `tracing` caches per call site whether anyone listens, process-wide, so thread-local
-//! subscribers race with other tests' threads. This binary therefore installs one global
-//! subscriber writing to a buffer, and its tests take turns (`capture`) to read it.
+//! Events may come from the connection's tasks, so the tests capture every thread's events,
+//! in turns.
 
-use std::io::Write;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use cached_core::{Cache, CacheConfig, CacheSettings, configure, invalidates};
+use cached_tests::logs::capture_all_threads;
 use cached_tests::redis_server::RedisServer;
 use serde::{Deserialize, Serialize};
-use tokio::sync::MutexGuard;
-use tracing_subscriber::EnvFilter;
-
-/// The buffer every `cached_core` event at `warn` or above is written to.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-static CAPTURED: LazyLock<Captured> = LazyLock::new(|| {
-    let writer = Captured::default();
-    let buffer = writer.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("cached_core=warn"))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
-    buffer
-});
-
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// This test's turn at the log, which starts empty.
-async fn capture() -> MutexGuard<'static, ()> {
-    let turn = TURN.lock().await;
-    CAPTURED.0.lock().unwrap().clear();
-    turn
-}
-
-fn log() -> String {
-    String::from_utf8(CAPTURED.0.lock().unwrap().clone()).unwrap()
-}
+use tracing::Level;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct User {
@@ -72,7 +31,7 @@ fn fragile_cache(server: &RedisServer, threshold: u32, cooldown: Duration) -> Ca
 
 #[tokio::test]
 async fn a_corrupt_or_foreign_value_is_a_logged_counted_miss() {
-    let _turn = capture().await;
+    let captured = capture_all_threads(Level::WARN).await;
     let server = RedisServer::start();
     let cache = server.cache("");
     server.cli(&["SET", "user:corrupt", "{not json"]);
@@ -85,7 +44,7 @@ async fn a_corrupt_or_foreign_value_is_a_logged_counted_miss() {
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.errors), (0, 3, 3));
 
-    let log = log();
+    let log = captured.text();
     for key in ["user:corrupt", "user:list", "user:other"] {
         assert!(
             log.lines()
@@ -111,7 +70,7 @@ async fn a_corrupt_or_foreign_value_is_a_logged_counted_miss() {
 
 #[tokio::test]
 async fn an_outage_is_logged_once_not_once_per_call() {
-    let _turn = capture().await;
+    let captured = capture_all_threads(Level::WARN).await;
     let mut server = RedisServer::start();
     let cache = fragile_cache(&server, 2, Duration::from_secs(60));
     server.stop();
@@ -120,7 +79,7 @@ async fn an_outage_is_logged_once_not_once_per_call() {
     }
     assert_eq!(cache.stats().errors, 100, "every failure is still counted");
 
-    let log = log();
+    let log = captured.text();
     let count = |level: &str| log.lines().filter(|line| line.contains(level)).count();
     assert_eq!(
         (count(" WARN "), count(" ERROR ")),
@@ -138,7 +97,7 @@ async fn update_post(id: u64) -> Result<u64, String> {
 
 #[tokio::test]
 async fn invalidation_that_cannot_reach_redis_is_logged_at_error_with_its_keys() {
-    let _turn = capture().await;
+    let captured = capture_all_threads(Level::WARN).await;
     let mut server = RedisServer::start();
     let config = CacheConfig::redis(&server.url())
         .with_connect_timeout(Duration::from_millis(500))
@@ -159,7 +118,7 @@ async fn invalidation_that_cannot_reach_redis_is_logged_at_error_with_its_keys()
         2,
         "the keys' delete and the pattern's"
     );
-    let log = log();
+    let log = captured.text();
     let failed: Vec<&str> = log
         .lines()
         .filter(|line| line.contains("ERROR") && line.contains("invalidation failed"))

@@ -1,5 +1,7 @@
 //! Shared support of the integration tests.
 
+pub mod down;
+pub mod logs;
 pub mod redis_server;
 
 use std::time::Duration;

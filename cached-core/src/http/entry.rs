@@ -110,11 +110,12 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// Entries shared by the tests of this module and of `wire`.
 #[cfg(test)]
-mod tests {
+pub(super) mod fixtures {
     use super::*;
 
-    fn sample(body: &'static [u8]) -> Entry {
+    pub(crate) fn sample(body: &'static [u8]) -> Entry {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         headers.append("x-tag", HeaderValue::from_static("a"));
@@ -135,12 +136,18 @@ mod tests {
         }))
     }
 
-    fn response(entry: &Entry) -> &StoredResponse {
+    pub(crate) fn response(entry: &Entry) -> &StoredResponse {
         match entry {
             Entry::Response(response) => response,
             Entry::Vary(_) => panic!("not a response"),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{response, sample};
+    use super::*;
 
     #[test]
     fn replays_carry_x_cache_and_age_on_hits_and_no_body_for_head() {

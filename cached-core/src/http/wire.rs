@@ -157,35 +157,8 @@ fn header_value<E: serde::de::Error>(value: OctetsIn) -> Result<HeaderValue, E> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::entry::fixtures::{response, sample};
     use super::*;
-
-    fn sample(body: &'static [u8]) -> Entry {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        headers.append("x-tag", HeaderValue::from_static("a"));
-        headers.append("x-tag", HeaderValue::from_static("b"));
-        headers.insert("x-raw", HeaderValue::from_bytes(b"caf\xe9").unwrap());
-        Entry::Response(Arc::new(StoredResponse {
-            status: StatusCode::CREATED,
-            headers,
-            body: Bytes::from_static(body),
-            stored_at: 1_700_000_000_000,
-            varied: vec![
-                (
-                    HeaderName::from_static("accept-language"),
-                    Some(HeaderValue::from_static("fr")),
-                ),
-                (HeaderName::from_static("dnt"), None),
-            ],
-        }))
-    }
-
-    fn response(entry: &Entry) -> &StoredResponse {
-        match entry {
-            Entry::Response(response) => response,
-            Entry::Vary(_) => panic!("not a response"),
-        }
-    }
 
     fn round_trip(entry: &Entry) -> (String, Entry) {
         let json = serde_json::to_string(entry).unwrap();
