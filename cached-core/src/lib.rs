@@ -77,6 +77,14 @@ mod store;
 mod ttl;
 mod value;
 
+/// The bounded in-process store behind memory caches, usable on its own: typed values,
+/// per-entry TTL, S3-FIFO eviction, and expired entries reclaimed in the background.
+pub mod memory {
+    pub use crate::backend::memory::{
+        Action, Current, DEFAULT_MAX_SIZE, DefaultHashBuilder, Expiry, MemoryStore,
+    };
+}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

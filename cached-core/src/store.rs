@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::Backend;
-use crate::backend::memory::{Action, Expiry, MemoryStore};
+use crate::backend::memory::{Action, Expiry, ValueStore};
 #[cfg(feature = "redis")]
 use crate::backend::redis::RedisStore;
 use crate::error::BackendError;
@@ -45,7 +45,7 @@ pub(crate) type Evicted = u64;
     reason = "one per cache, behind its Arc; boxing would add a pointer chase to every hit"
 )]
 pub(crate) enum Store {
-    Memory(MemoryStore),
+    Memory(ValueStore),
     #[cfg(feature = "redis")]
     Redis(RedisStore),
     Custom(CustomStore),
@@ -157,7 +157,7 @@ impl Store {
 
     pub(crate) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
         match self {
-            Store::Memory(store) => Ok(keys.iter().filter(|key| store.remove(key)).count()),
+            Store::Memory(store) => Ok(keys.iter().filter(|key| store.remove(**key)).count()),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.delete_many(keys).await,
             Store::Custom(custom) => {
@@ -300,7 +300,7 @@ impl Store {
     }
 }
 
-fn release_token(store: &MemoryStore, key: &str, token: &str) -> bool {
+fn release_token(store: &ValueStore, key: &str, token: &str) -> bool {
     store
         .compute(key, |current| {
             let held = current

@@ -1,520 +1,508 @@
-//! The in-process store: a sharded map (`dashmap`) of typed values with per-entry expiry,
-//! bounded by `max_size` with S3-FIFO eviction.
+//! The in-process store: a bounded, sharded map with per-entry expiry, S3-FIFO eviction, and
+//! a maintenance thread that reclaims expired entries.
 //!
-//! S3-FIFO keeps a small FIFO for new entries and a main FIFO for entries seen twice; a
-//! one-hit wonder leaves through the small queue without disturbing the hot set in the main
-//! one, and a ghost list of recently evicted keys lets a returning key skip the small queue.
-//! A hit only bumps a saturating 2-bit counter on the entry, and only when it changes; the
-//! queues are touched by writes alone, under one mutex.
+//! Each shard is a `hashbrown` table of slot indices under one `RwLock`, with its eviction
+//! queues and timing wheel threaded through the same slots (see `shard.rs`). A hit takes the
+//! shard's read lock, checks the deadline against a coarse clock, bumps a 3-bit counter only
+//! while it can still grow, and reads the value in place.
+//!
+//! The sharding is our own rather than `dashmap`'s because the eviction and expiry state has
+//! to live under the same lock as the table and point at entries that never move: a
+//! `dashmap` shard holds only its table, whose entries move when it grows, so every
+//! eviction would need a second lock and a second lookup by key.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
+mod clock;
+mod ghost;
+mod maintenance;
+mod ring;
+mod shard;
+#[cfg(test)]
+mod tests;
+mod wheel;
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use dashmap::DashMap;
-use parking_lot::Mutex;
+use crossbeam_utils::CachePadded;
+use parking_lot::RwLock;
 
 use crate::glob;
 use crate::ttl::Ttl;
 use crate::value::Value;
 
+use self::clock::{NEVER, Nanos};
+use self::shard::{Shard, Taken};
+
 /// The bound used when a memory cache's configuration sets no `max_size`.
 pub const DEFAULT_MAX_SIZE: usize = 10_000;
 
-/// How many expired entries a write reclaims, at most, on its way.
-const RECLAIM_PER_WRITE: usize = 8;
+/// Shards per available core; more shards mean fewer readers on each shard's lock.
+const SHARDS_PER_CORE: usize = 16;
 
-/// An expiry instant in nanoseconds since the store's epoch; `NEVER` for entries that do not
-/// expire.
-type Deadline = u64;
-const NEVER: Deadline = u64::MAX;
+/// The fewest entries a shard is sized for, so that small stores keep one queue.
+const MIN_SHARD_SIZE: usize = 64;
 
-struct Entry {
-    value: Value,
-    expires_at: Deadline,
-    id: u64,
-    freq: AtomicU8,
-}
+/// How many expired entries the maintenance thread takes out per lock of a shard.
+const RECLAIM_BATCH: usize = 256;
 
-impl Entry {
-    fn touch(&self) {
-        let freq = self.freq.load(Ordering::Relaxed);
-        if freq < 3 {
-            self.freq.store(freq + 1, Ordering::Relaxed);
-        }
-    }
-}
+/// The default hasher: fast, and seeded per store.
+pub type DefaultHashBuilder = foldhash::fast::RandomState;
 
-/// What `compute` does with a key after looking at it.
-pub(crate) enum Action {
+/// What [`MemoryStore::compute`] does with a key after looking at it.
+pub enum Action<V> {
     /// Leave the key as it is.
     Keep,
     /// Remove the key.
     Remove,
     /// Store this value with this expiry.
-    Put(Value, Expiry),
+    Put(V, Expiry),
 }
 
-/// The expiry a `Put` gives its key.
-#[derive(Clone, Copy)]
-pub(crate) enum Expiry {
+/// The expiry an [`Action::Put`] gives its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
     /// Expire after this long.
     After(Duration),
     /// Keep the key's current expiry (none for a new key).
     Unchanged,
 }
 
-/// A live entry as `compute` shows it.
-pub(crate) struct Current<'a> {
-    pub(crate) value: &'a Value,
+/// A live entry as [`MemoryStore::compute`] shows it.
+pub struct Current<'a, V> {
+    /// The value stored.
+    pub value: &'a V,
 }
 
-/// The bounded in-process store of one memory cache.
-pub(crate) struct MemoryStore {
-    map: DashMap<Arc<str>, Entry>,
-    policy: Mutex<Policy>,
-    len: AtomicUsize,
+/// A bounded concurrent map with a TTL on every entry: the store behind memory caches,
+/// usable on its own.
+///
+/// It never holds more than `max_size` entries, even for an instant under concurrent
+/// inserts; it evicts with S3-FIFO, which keeps a frequently read entry over a stream of
+/// keys read once (a scan does not flush it); it never returns an expired entry; and a
+/// background thread reclaims expired entries without any call having to scan.
+///
+/// Values are read in place through a closure, so a hit copies nothing unless the caller
+/// does. Cloning the store is cheap and shares the entries.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use cached_core::memory::MemoryStore;
+///
+/// let store: MemoryStore<String, u64> = MemoryStore::new(1_000);
+/// store.set("visits", 1, Duration::from_secs(60));
+/// assert_eq!(store.get("visits", |v| *v), Some(1));
+/// assert!(store.remove("visits"));
+/// assert_eq!(store.get("visits", |v| *v), None);
+/// ```
+pub struct MemoryStore<K, V, S = DefaultHashBuilder> {
+    inner: Arc<Inner<K, V, S>>,
+}
+
+/// One shard under its lock, alone on its cache lines.
+type Locked<K, V> = CachePadded<RwLock<Shard<K, V>>>;
+
+struct Inner<K, V, S> {
+    shards: Box<[Locked<K, V>]>,
+    hasher: S,
+    /// Bits of the hash that pick the shard.
+    shard_bits: u32,
+    /// Entries held or being inserted: never above `max_size`.
+    len: CachePadded<AtomicUsize>,
     max_size: usize,
-    epoch: Instant,
+    nominal: usize,
 }
 
-impl MemoryStore {
-    pub(crate) fn new(max_size: usize) -> Self {
-        let max_size = max_size.max(1);
+impl<K, V, S> Clone for MemoryStore<K, V, S> {
+    fn clone(&self) -> Self {
         Self {
-            map: DashMap::new(),
-            policy: Mutex::new(Policy::new(max_size)),
-            len: AtomicUsize::new(0),
-            max_size,
-            epoch: Instant::now(),
+            inner: Arc::clone(&self.inner),
         }
     }
+}
 
-    fn now(&self) -> Deadline {
-        self.epoch.elapsed().as_nanos() as Deadline
+impl<K, V, S> fmt::Debug for MemoryStore<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .field("max_size", &self.inner.max_size)
+            .field("shards", &self.inner.shards.len())
+            .finish()
+    }
+}
+
+impl<K, V, S> MemoryStore<K, V, S> {
+    /// The number of entries held, expired ones not yet reclaimed included.
+    pub fn len(&self) -> usize {
+        self.inner.len.load(Ordering::Acquire)
     }
 
-    fn deadline(&self, now: Deadline, ttl: Duration) -> Deadline {
-        now.saturating_add(ttl.as_nanos().min(u128::from(NEVER - 1)) as u64)
-            .min(NEVER - 1)
+    /// Whether the store holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
-    /// Reads a live entry through `read`, counting the access for eviction.
-    pub(crate) fn get<R>(&self, key: &str, read: impl FnOnce(&Value) -> R) -> Option<R> {
-        let entry = self.map.get(key)?;
-        if entry.expires_at <= self.now() {
-            let id = entry.id;
-            drop(entry);
-            self.remove_if_id(key, id);
+    /// The most entries the store holds.
+    pub fn max_size(&self) -> usize {
+        self.inner.max_size
+    }
+}
+
+impl<K, V> MemoryStore<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// An empty store holding at most `max_size` entries (at least one).
+    pub fn new(max_size: usize) -> Self {
+        Self::with_hasher(max_size, DefaultHashBuilder::default())
+    }
+}
+
+impl<K, V, S> MemoryStore<K, V, S>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// An empty store holding at most `max_size` entries, hashing keys with `hasher`.
+    pub fn with_hasher(max_size: usize, hasher: S) -> Self {
+        let max_size = max_size.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut shards = (cores * SHARDS_PER_CORE).next_power_of_two();
+        while shards > 1 && max_size / shards < MIN_SHARD_SIZE {
+            shards /= 2;
+        }
+        let nominal = max_size.div_ceil(shards);
+        let now = clock::recent();
+        let inner = Arc::new(Inner {
+            shards: (0..shards)
+                .map(|_| CachePadded::new(RwLock::new(Shard::new(nominal, now))))
+                .collect(),
+            hasher,
+            shard_bits: shards.trailing_zeros(),
+            len: CachePadded::new(AtomicUsize::new(0)),
+            max_size,
+            nominal,
+        });
+        let weak = Arc::downgrade(&inner);
+        maintenance::register(weak);
+        Self { inner }
+    }
+
+    /// Reads the live value at `key` through `read`, counting the access for eviction.
+    #[inline]
+    pub fn get<Q, R>(&self, key: &Q, read: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.inner.hasher.hash_one(key);
+        let shard = self.inner.shard(hash).read();
+        let slot = shard.slot(shard.find(hash, key)?);
+        if !clock::is_live(slot.deadline()) {
             return None;
         }
-        entry.touch();
-        Some(read(&entry.value))
+        slot.touch();
+        Some(read(slot.value()))
     }
 
     /// Whether a live entry exists, without counting an access.
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        self.map
-            .get(key)
-            .is_some_and(|entry| entry.expires_at > self.now())
+    pub fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.inner.hasher.hash_one(key);
+        let shard = self.inner.shard(hash).read();
+        shard
+            .find(hash, key)
+            .is_some_and(|index| clock::is_live(shard.slot(index).deadline()))
     }
 
     /// The remaining lifetime of `key`.
-    pub(crate) fn ttl(&self, key: &str) -> Ttl {
-        let now = self.now();
-        match self.map.get(key) {
-            Some(entry) if entry.expires_at > now => match entry.expires_at {
-                NEVER => Ttl::NoExpiry,
-                at => Ttl::Expires(Duration::from_nanos(at - now)),
+    pub fn ttl<Q>(&self, key: &Q) -> Ttl
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.inner.hasher.hash_one(key);
+        let shard = self.inner.shard(hash).read();
+        let Some(index) = shard.find(hash, key) else {
+            return Ttl::Absent;
+        };
+        match shard.slot(index).deadline() {
+            NEVER => Ttl::NoExpiry,
+            deadline => match deadline.checked_sub(clock::precise()) {
+                Some(left) if left > 0 => Ttl::Expires(Duration::from_nanos(left)),
+                _ => Ttl::Absent,
             },
-            _ => Ttl::Absent,
         }
     }
 
-    /// Stores `value` under `key`; returns how many entries were evicted to make room.
-    pub(crate) fn set(&self, key: &str, value: Value, ttl: Duration) -> u64 {
+    /// Stores `value` at `key` for `ttl`; returns how many live entries were evicted to
+    /// make room (0 or 1).
+    pub fn set<Q>(&self, key: &Q, value: V, ttl: Duration) -> u64
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
         self.compute(key, |_| (Action::Put(value, Expiry::After(ttl)), ()))
             .1
     }
 
-    /// Looks at `key` and acts on it atomically: no other write to the store interleaves.
-    /// Returns what `decide` returned and how many entries were evicted to make room.
-    pub(crate) fn compute<R>(
+    /// Looks at `key` and acts on it atomically: no other write to the key interleaves.
+    /// Returns what `decide` returned and how many live entries were evicted to make room.
+    ///
+    /// `decide` runs under the lock of the key's shard: keep it short.
+    pub fn compute<Q, R>(
         &self,
-        key: &str,
-        decide: impl FnOnce(Option<Current<'_>>) -> (Action, R),
-    ) -> (R, u64) {
-        let mut policy = self.policy.lock();
-        let now = self.now();
-        self.reclaim_expired(&mut policy, now);
-
-        if let Some(mut entry) = self.map.get_mut(key) {
-            if entry.expires_at > now {
+        key: &Q,
+        decide: impl FnOnce(Option<Current<'_, V>>) -> (Action<V>, R),
+    ) -> (R, u64)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        let inner = &*self.inner;
+        let hash = inner.hasher.hash_one(key);
+        let index = inner.shard_index(hash);
+        // Declared before the guard, so dropped after it: nothing is freed under the lock.
+        let mut garbage = Garbage::default();
+        let mut shard = inner.shards[index].write();
+        let now = clock::recent();
+        if let Some(slot) = shard.find(hash, key) {
+            if clock::is_live(shard.slot(slot).deadline()) {
                 let (action, result) = decide(Some(Current {
-                    value: &entry.value,
+                    value: shard.slot(slot).value(),
                 }));
                 match action {
                     Action::Keep => {}
                     Action::Remove => {
-                        let id = entry.id;
-                        drop(entry);
-                        self.remove_if_id(key, id);
+                        garbage.entry(shard.remove(slot, hash));
+                        inner.len.fetch_sub(1, Ordering::AcqRel);
                     }
                     Action::Put(value, expiry) => {
-                        entry.value = value;
-                        if let Expiry::After(ttl) = expiry {
-                            let old = entry.expires_at;
-                            entry.expires_at = self.deadline(now, ttl);
-                            policy.reschedule(key, entry.id, old, entry.expires_at);
-                        }
+                        let deadline = match expiry {
+                            Expiry::After(ttl) => Some(clock::deadline(now, ttl)),
+                            Expiry::Unchanged => None,
+                        };
+                        garbage.value = Some(shard.replace(slot, value, deadline));
                     }
                 }
                 return (result, 0);
             }
-            let id = entry.id;
-            drop(entry);
-            self.remove_if_id(key, id);
+            garbage.entry(shard.remove(slot, hash));
+            inner.len.fetch_sub(1, Ordering::AcqRel);
         }
-
         let (action, result) = decide(None);
         let Action::Put(value, expiry) = action else {
             return (result, 0);
         };
-        let mut evicted = 0;
-        while self.len.load(Ordering::Acquire) >= self.max_size {
-            if !self.evict_one(&mut policy) {
-                break;
-            }
-            evicted += 1;
-        }
-        let expires_at = match expiry {
-            Expiry::After(ttl) => self.deadline(now, ttl),
+        let deadline = match expiry {
+            Expiry::After(ttl) => clock::deadline(now, ttl),
             Expiry::Unchanged => NEVER,
         };
-        let key: Arc<str> = Arc::from(key);
-        let id = policy.admit(&key, self.map.hasher().hash_one(&*key), expires_at);
-        self.map.insert(
-            key,
-            Entry {
-                value,
-                expires_at,
-                id,
-                freq: AtomicU8::new(0),
-            },
-        );
-        self.len.fetch_add(1, Ordering::AcqRel);
-        policy.compact_if_stale(self.len.load(Ordering::Acquire), |key, id| {
-            self.map.get(key).is_some_and(|e| e.id == id)
-        });
+        let evicted = inner.make_room(&mut shard, index, now, &mut garbage);
+        shard.insert(hash, key.to_owned().into(), value, deadline, &inner.hasher);
         (result, evicted)
     }
 
     /// Removes `key`; returns whether a live entry was removed.
-    pub(crate) fn remove(&self, key: &str) -> bool {
-        let now = self.now();
-        match self.map.remove(key) {
-            Some((_, entry)) => {
-                self.len.fetch_sub(1, Ordering::AcqRel);
-                entry.expires_at > now
-            }
-            None => false,
-        }
+    pub fn remove<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.inner.hasher.hash_one(key);
+        let mut garbage = Garbage::default();
+        let mut shard = self.inner.shard(hash).write();
+        let Some(index) = shard.find(hash, key) else {
+            return false;
+        };
+        let taken = shard.remove(index, hash);
+        self.inner.len.fetch_sub(1, Ordering::AcqRel);
+        let live = clock::is_live(taken.deadline);
+        garbage.entry(taken);
+        live
     }
 
-    /// Removes every key matching the glob `pattern`; returns how many live entries went.
-    pub(crate) fn remove_matching(&self, pattern: &str) -> usize {
-        let now = self.now();
-        let (mut live, mut removed) = (0, 0);
-        self.map.retain(|key, entry| {
-            if glob::matches(pattern, key) {
-                removed += 1;
-                live += usize::from(entry.expires_at > now);
-                false
-            } else {
-                true
-            }
-        });
-        self.len.fetch_sub(removed, Ordering::AcqRel);
+    /// Removes every entry whose key matches `predicate`; returns how many live ones went.
+    /// Visits every entry, one shard at a time.
+    pub fn remove_where(&self, mut predicate: impl FnMut(&K) -> bool) -> usize {
+        let mut live = 0;
+        let mut taken = Vec::new();
+        for shard in self.inner.shards.iter() {
+            shard
+                .write()
+                .retain(&self.inner.hasher, |key| !predicate(key), &mut taken);
+            self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
+            live += taken
+                .drain(..)
+                .filter(|entry| clock::is_live(entry.deadline))
+                .count();
+        }
         live
     }
 
     /// Removes every entry.
-    pub(crate) fn clear(&self) {
-        let mut policy = self.policy.lock();
-        let mut removed = 0;
-        self.map.retain(|_, _| {
-            removed += 1;
-            false
-        });
-        self.len.fetch_sub(removed, Ordering::AcqRel);
-        *policy = Policy::new(self.max_size);
-    }
-
-    /// The number of entries held, expired ones not yet reclaimed included.
-    pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
-    }
-
-    fn remove_if_id(&self, key: &str, id: u64) -> bool {
-        let removed = self.map.remove_if(key, |_, entry| entry.id == id).is_some();
-        if removed {
-            self.len.fetch_sub(1, Ordering::AcqRel);
+    pub fn clear(&self) {
+        let now = clock::recent();
+        for shard in self.inner.shards.iter() {
+            let old = std::mem::replace(&mut *shard.write(), Shard::new(self.inner.nominal, now));
+            self.inner.len.fetch_sub(old.len(), Ordering::AcqRel);
         }
-        removed
+    }
+}
+
+impl<K, V, S> MemoryStore<K, V, S>
+where
+    K: Hash + Eq + Borrow<str> + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    /// Removes every key matching the Redis glob `pattern`; returns how many live entries
+    /// went.
+    pub(crate) fn remove_matching(&self, pattern: &str) -> usize {
+        self.remove_where(|key| glob::matches(pattern, key.borrow()))
+    }
+}
+
+/// The store of memory caches: string keys, typed values.
+pub(crate) type ValueStore = MemoryStore<Box<str>, Value>;
+
+impl<K, V, S> Inner<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        // The bits below hashbrown's 7-bit tag, so that the shard does not fix the tag.
+        ((hash << 7) >> 32 >> (32 - self.shard_bits)) as usize & ((1 << self.shard_bits) - 1)
     }
 
-    fn reclaim_expired(&self, policy: &mut Policy, now: Deadline) {
-        for _ in 0..RECLAIM_PER_WRITE {
-            match policy.expiry.first_key_value() {
-                Some((&(at, id), _)) if at <= now => {
-                    if let Some(((_, _), key)) = policy.expiry.pop_first() {
-                        self.remove_if_id(&key, id);
+    #[inline]
+    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
+        &self.shards[self.shard_index(hash)]
+    }
+
+    /// Makes room for one more entry in shard `index` (locked as `shard`): takes a free
+    /// place under `max_size`, or evicts one entry and takes its place. Returns how many
+    /// live entries were evicted.
+    fn make_room(
+        &self,
+        shard: &mut Shard<K, V>,
+        index: usize,
+        now: Nanos,
+        garbage: &mut Garbage<K, V>,
+    ) -> u64 {
+        let mut len = self.len.load(Ordering::Acquire);
+        loop {
+            if len < self.max_size {
+                match self.len.compare_exchange_weak(
+                    len,
+                    len + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return 0,
+                    Err(current) => {
+                        len = current;
+                        continue;
                     }
                 }
-                _ => break,
             }
-        }
-    }
-
-    /// Evicts one live entry by S3-FIFO; false when there is nothing left to evict.
-    fn evict_one(&self, policy: &mut Policy) -> bool {
-        loop {
-            let from_small = policy.small.len() >= policy.small_cap || policy.main.is_empty();
-            let slot = if from_small {
-                policy.small.pop_front().or_else(|| policy.main.pop_front())
-            } else {
-                policy.main.pop_front()
-            };
-            let Some(slot) = slot else { return false };
-            let freq = match self.map.get(&slot.key) {
-                Some(entry) if entry.id == slot.id => entry.freq.load(Ordering::Relaxed),
-                _ => continue,
-            };
-            if from_small {
-                if freq > 0 {
-                    self.set_freq(&slot, 0);
-                    policy.main.push_back(slot);
-                    continue;
-                }
-                policy
-                    .ghost
-                    .remember(self.map.hasher().hash_one(&*slot.key));
-            } else if freq > 0 {
-                self.set_freq(&slot, freq - 1);
-                policy.main.push_back(slot);
-                continue;
+            if let Some(taken) = shard.evict(now, &self.hasher) {
+                return garbage.evicted(taken, now);
             }
-            if self.remove_if_id(&slot.key, slot.id) {
-                return true;
-            }
-        }
-    }
-
-    fn set_freq(&self, slot: &Slot, freq: u8) {
-        if let Some(entry) = self.map.get(&slot.key) {
-            entry.freq.store(freq, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A queue position: the key and the id of the entry it was queued for, so that a position
-/// left behind by a deleted and re-created key is recognised as stale.
-struct Slot {
-    key: Arc<str>,
-    id: u64,
-}
-
-struct Policy {
-    small: VecDeque<Slot>,
-    main: VecDeque<Slot>,
-    ghost: Ghost,
-    /// Entries with an expiry, by deadline, so that writes reclaim the oldest without a scan.
-    expiry: BTreeMap<(Deadline, u64), Arc<str>>,
-    small_cap: usize,
-    next_id: u64,
-}
-
-impl Policy {
-    fn new(max_size: usize) -> Self {
-        let small_cap = (max_size / 10).max(1);
-        Self {
-            small: VecDeque::new(),
-            main: VecDeque::new(),
-            ghost: Ghost::new(max_size.saturating_sub(small_cap).max(1)),
-            expiry: BTreeMap::new(),
-            small_cap,
-            next_id: 0,
-        }
-    }
-
-    /// Queues a new entry and returns its id.
-    fn admit(&mut self, key: &Arc<str>, hash: u64, expires_at: Deadline) -> u64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        let slot = Slot {
-            key: Arc::clone(key),
-            id,
-        };
-        if self.ghost.forget(hash) {
-            self.main.push_back(slot);
-        } else {
-            self.small.push_back(slot);
-        }
-        if expires_at != NEVER {
-            self.expiry.insert((expires_at, id), Arc::clone(key));
-        }
-        id
-    }
-
-    fn reschedule(&mut self, key: &str, id: u64, old: Deadline, new: Deadline) {
-        let entry = self.expiry.remove(&(old, id));
-        if new != NEVER {
-            let key = entry.unwrap_or_else(|| Arc::from(key));
-            self.expiry.insert((new, id), key);
-        }
-    }
-
-    /// Drops positions of deleted entries once they outnumber the live ones, so that
-    /// set-and-delete cycles cannot grow the queues without bound.
-    fn compact_if_stale(&mut self, live: usize, is_live: impl Fn(&str, u64) -> bool) {
-        let limit = live.saturating_mul(2).max(1024);
-        if self.small.len() + self.main.len() > limit {
-            self.small.retain(|slot| is_live(&slot.key, slot.id));
-            self.main.retain(|slot| is_live(&slot.key, slot.id));
-        }
-        if self.expiry.len() > limit {
-            self.expiry.retain(|&(_, id), key| is_live(key, id));
-        }
-    }
-}
-
-/// Hashes of keys recently evicted from the small queue, bounded FIFO.
-struct Ghost {
-    order: VecDeque<u64>,
-    members: HashSet<u64>,
-    capacity: usize,
-}
-
-impl Ghost {
-    fn new(capacity: usize) -> Self {
-        Self {
-            order: VecDeque::new(),
-            members: HashSet::new(),
-            capacity,
-        }
-    }
-
-    fn remember(&mut self, hash: u64) {
-        if self.members.insert(hash) {
-            self.order.push_back(hash);
-            if self.order.len() > self.capacity
-                && let Some(oldest) = self.order.pop_front()
-            {
-                self.members.remove(&oldest);
-            }
-        }
-    }
-
-    fn forget(&mut self, hash: u64) -> bool {
-        self.members.remove(&hash)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::value::erase;
-
-    const LONG: Duration = Duration::from_secs(3600);
-
-    fn get_u64(store: &MemoryStore, key: &str) -> Option<u64> {
-        store.get(key, |v| crate::value::read::<u64>(&**v).unwrap())
-    }
-
-    #[test]
-    fn set_get_replace_remove() {
-        let store = MemoryStore::new(10);
-        store.set("a", erase(1_u64), LONG);
-        assert_eq!(get_u64(&store, "a"), Some(1));
-        store.set("a", erase(2_u64), LONG);
-        assert_eq!(get_u64(&store, "a"), Some(2));
-        assert_eq!(store.len(), 1);
-        assert!(store.remove("a"));
-        assert!(!store.remove("a"));
-        assert_eq!(get_u64(&store, "a"), None);
-        assert_eq!(store.len(), 0);
-    }
-
-    #[test]
-    fn expired_entries_are_not_returned_and_are_reclaimed_by_writes() {
-        let store = MemoryStore::new(100);
-        for i in 0..5 {
-            store.set(&format!("short{i}"), erase(1_u64), Duration::from_millis(1));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(get_u64(&store, "short0"), None);
-        assert_eq!(store.ttl("short1"), Ttl::Absent);
-        assert!(!store.contains("short1"));
-        store.set("other", erase(1_u64), LONG);
-        assert_eq!(store.len(), 1, "the write reclaimed the expired entries");
-    }
-
-    #[test]
-    fn the_bound_holds_and_evictions_are_reported() {
-        let store = MemoryStore::new(50);
-        let evicted: u64 = (0..500)
-            .map(|i| store.set(&i.to_string(), erase(i as u64), LONG))
-            .sum();
-        assert_eq!(store.len(), 50);
-        assert_eq!(evicted, 450);
-    }
-
-    #[test]
-    fn frequently_read_keys_survive_a_stream_of_new_keys() {
-        let store = MemoryStore::new(100);
-        for round in 0..50 {
-            for hot in 0..20 {
-                let key = format!("hot{hot}");
-                if get_u64(&store, &key).is_none() {
-                    store.set(&key, erase(1_u64), LONG);
+            // This shard is empty while the store is full: take the place of an entry of
+            // another shard, without waiting on its lock (its holder may be waiting on ours).
+            for (other, lock) in self.shards.iter().enumerate() {
+                if other != index
+                    && let Some(mut other) = lock.try_write()
+                    && let Some(taken) = other.evict(now, &self.hasher)
+                {
+                    return garbage.evicted(taken, now);
                 }
             }
-            for cold in 0..100 {
-                store.set(&format!("cold{round}:{cold}"), erase(1_u64), LONG);
+            std::thread::yield_now();
+            len = self.len.load(Ordering::Acquire);
+        }
+    }
+}
+
+impl<K, V, S> maintenance::Maintained for Inner<K, V, S>
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher + Send + Sync,
+{
+    fn reclaim(&self) {
+        let mut taken = Vec::new();
+        for lock in self.shards.iter() {
+            loop {
+                let done = {
+                    let mut shard = lock.write();
+                    let now = clock::tick();
+                    if !shard.has_expired(now) {
+                        shard.compact(&self.hasher);
+                        true
+                    } else {
+                        let done = shard.expire(now, RECLAIM_BATCH, &self.hasher, &mut taken);
+                        if done {
+                            shard.compact(&self.hasher);
+                        }
+                        done
+                    }
+                };
+                self.len.fetch_sub(taken.len(), Ordering::AcqRel);
+                taken.clear();
+                if done {
+                    break;
+                }
             }
         }
-        let survivors = (0..20)
-            .filter(|hot| store.contains(&format!("hot{hot}")))
-            .count();
-        assert_eq!(survivors, 20);
+    }
+}
+
+/// What a write takes out of the store, held until the shard's lock is released.
+struct Garbage<K, V> {
+    entries: [Option<Taken<K, V>>; 2],
+    value: Option<V>,
+}
+
+impl<K, V> Default for Garbage<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: [None, None],
+            value: None,
+        }
+    }
+}
+
+impl<K, V> Garbage<K, V> {
+    fn entry(&mut self, taken: Taken<K, V>) {
+        let free = self
+            .entries
+            .iter_mut()
+            .find(|entry| entry.is_none())
+            .expect("a write takes out at most two entries");
+        *free = Some(taken);
     }
 
-    #[test]
-    fn set_and_delete_cycles_do_not_grow_the_queues() {
-        let store = MemoryStore::new(10);
-        for i in 0..10_000 {
-            let key = format!("k{}", i % 3);
-            store.set(&key, erase(1_u64), LONG);
-            store.remove(&key);
-        }
-        let policy = store.policy.lock();
-        assert!(policy.small.len() + policy.main.len() <= 1025);
-        assert!(policy.expiry.len() <= 1025);
-    }
-
-    #[test]
-    fn remove_matching_counts_live_matches() {
-        let store = MemoryStore::new(100);
-        for key in ["user:1", "user:2", "users", "post:1"] {
-            store.set(key, erase(1_u64), LONG);
-        }
-        assert_eq!(store.remove_matching("user:*"), 2);
-        assert!(store.contains("users"));
-        assert_eq!(store.len(), 2);
-        store.clear();
-        assert_eq!(store.len(), 0);
-        assert!(!store.contains("post:1"));
+    /// Keeps an evicted entry; returns 1 if it was live, 0 if it had expired.
+    fn evicted(&mut self, taken: Taken<K, V>, now: Nanos) -> u64 {
+        let live = taken.deadline > now;
+        self.entry(taken);
+        u64::from(live)
     }
 }

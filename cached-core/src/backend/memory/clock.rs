@@ -1,0 +1,90 @@
+//! Time for the in-process store: nanoseconds since a process-wide epoch, read precisely
+//! (`Instant::now()`, some 20-40 ns) or coarsely (one atomic load of the value the
+//! maintenance thread publishes every tick).
+//!
+//! A hit must not pay for a precise read, yet must never return an expired entry. The coarse
+//! clock is never ahead of the precise one and normally lags it by less than a tick, so an
+//! entry whose deadline is at least [`SLACK`] past the coarse time is live without further
+//! checks; only entries within `SLACK` of their deadline are checked precisely. The
+//! guarantee would need the maintenance thread to stall for a whole `SLACK` to break.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A deadline or an instant, in nanoseconds since the epoch.
+pub(super) type Nanos = u64;
+
+/// The deadline of entries that never expire.
+pub(super) const NEVER: Nanos = Nanos::MAX;
+
+/// How close to its deadline an entry must be for a read to check it against the precise
+/// clock.
+pub(super) const SLACK: Nanos = 1_000_000_000;
+
+/// The value of [`COARSE`] before the maintenance thread first ticks (or when it could not
+/// be started): every reader then uses the precise clock.
+const UNSET: Nanos = Nanos::MAX;
+
+static COARSE: AtomicU64 = AtomicU64::new(UNSET);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// The precise time.
+pub(super) fn precise() -> Nanos {
+    epoch().elapsed().as_nanos() as Nanos
+}
+
+/// A cheap time that is never ahead of [`precise`]: the base of new deadlines (which makes
+/// them early by at most a tick, never late) and the test of expiry on the write path.
+pub(super) fn recent() -> Nanos {
+    match COARSE.load(Ordering::Relaxed) {
+        UNSET => precise(),
+        coarse => coarse,
+    }
+}
+
+/// Whether an entry with this deadline is still live, reading the precise clock only near
+/// the deadline.
+#[inline]
+pub(super) fn is_live(deadline: Nanos) -> bool {
+    deadline >= COARSE.load(Ordering::Relaxed).saturating_add(SLACK) || deadline > precise()
+}
+
+/// The deadline `ttl` after `now`, saturating below [`NEVER`].
+pub(super) fn deadline(now: Nanos, ttl: Duration) -> Nanos {
+    let ttl = Nanos::try_from(ttl.as_nanos()).unwrap_or(NEVER);
+    now.saturating_add(ttl).min(NEVER - 1)
+}
+
+/// Publishes the precise time as the coarse one; called by the maintenance thread.
+pub(super) fn tick() -> Nanos {
+    let now = precise();
+    COARSE.store(now, Ordering::Relaxed);
+    now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_coarse_clock_never_runs_ahead() {
+        let published = tick();
+        assert!(recent() >= published);
+        assert!(recent() <= precise());
+    }
+
+    #[test]
+    fn deadlines_near_now_are_checked_precisely() {
+        tick();
+        let now = precise();
+        assert!(!is_live(now));
+        assert!(is_live(now + 10 * SLACK));
+        assert!(is_live(NEVER));
+        assert_eq!(deadline(now, Duration::MAX), NEVER - 1);
+    }
+}

@@ -1,0 +1,503 @@
+//! One shard of the store: a hash table of slot indices, the slots themselves, and the
+//! eviction and expiry structures threaded through them.
+//!
+//! Eviction is S3-FIFO with a CLOCK main queue: a new key enters a small FIFO (1% of the
+//! shard) and leaves it into the ghost list unless it was read meanwhile; a key the ghost
+//! list remembers enters the main queue directly. The main queue is a CLOCK ring whose hand
+//! spares an entry while its 3-bit access counter is above zero, decrementing it. One-hit
+//! wonders (and scans) therefore pass through the small queue without touching the hot set.
+
+use std::borrow::Borrow;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use hashbrown::HashTable;
+
+use super::clock::{NEVER, Nanos};
+use super::ghost::Ghost;
+use super::ring::{Link, Links, List, NIL};
+use super::wheel::{Timers, UNSCHEDULED, Wheel};
+
+/// The largest access count; reads stop writing once an entry reaches it.
+const MAX_FREQ: u8 = 7;
+
+/// The small queue's share of a shard, in percent.
+const SMALL_PERCENT: usize = 1;
+
+/// Shards with fewer slots than this are never compacted.
+const MIN_COMPACT: usize = 64;
+
+/// The bucket of a slot waiting in the pending queue to be put on the wheel.
+const PENDING: u16 = UNSCHEDULED - 1;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Place {
+    Free,
+    Small,
+    Main,
+}
+
+/// One entry, or a free slot.
+pub(super) struct Slot<K, V> {
+    kv: Option<(K, V)>,
+    deadline: Nanos,
+    /// Links in the small or main queue; `next` links the free list.
+    queue: Link,
+    timer: Link,
+    freq: AtomicU8,
+    place: Place,
+    bucket: u16,
+    /// Bumped each time the slot takes a new entry, so that a pending record of an earlier
+    /// entry is recognised as stale.
+    generation: u32,
+}
+
+impl<K, V> Slot<K, V> {
+    pub(super) fn key(&self) -> &K {
+        &self.kv.as_ref().expect("an occupied slot").0
+    }
+
+    pub(super) fn value(&self) -> &V {
+        &self.kv.as_ref().expect("an occupied slot").1
+    }
+
+    pub(super) fn deadline(&self) -> Nanos {
+        self.deadline
+    }
+
+    /// Counts a read; writes only while the counter can still grow.
+    #[inline]
+    pub(super) fn touch(&self) {
+        let freq = self.freq.load(Ordering::Relaxed);
+        if freq < MAX_FREQ {
+            self.freq.store(freq + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+struct QueueLinks<'a, K, V>(&'a mut [Slot<K, V>]);
+
+impl<K, V> Links for QueueLinks<'_, K, V> {
+    fn link(&mut self, index: u32) -> &mut Link {
+        &mut self.0[index as usize].queue
+    }
+}
+
+struct TimerLinks<'a, K, V>(&'a mut [Slot<K, V>]);
+
+impl<K, V> Links for TimerLinks<'_, K, V> {
+    fn link(&mut self, index: u32) -> &mut Link {
+        &mut self.0[index as usize].timer
+    }
+}
+
+impl<K, V> Timers for TimerLinks<'_, K, V> {
+    fn deadline(&self, index: u32) -> Nanos {
+        self.0[index as usize].deadline
+    }
+    fn bucket(&self, index: u32) -> u16 {
+        self.0[index as usize].bucket
+    }
+    fn set_bucket(&mut self, index: u32, bucket: u16) {
+        self.0[index as usize].bucket = bucket;
+    }
+}
+
+/// An entry taken out of the store, kept until it can be dropped outside the lock.
+pub(super) struct Taken<K, V> {
+    _entry: (K, V),
+    pub(super) deadline: Nanos,
+}
+
+pub(super) struct Shard<K, V> {
+    table: HashTable<u32>,
+    slots: Vec<Slot<K, V>>,
+    /// Head of the free-slot list.
+    free: u32,
+    small: List,
+    main: List,
+    small_len: usize,
+    ghost: Ghost,
+    wheel: Wheel,
+    /// Entries with a deadline, not yet on the wheel: most entries are evicted from the
+    /// small queue before their turn comes, and then never touch the wheel at all.
+    pending: VecDeque<(u32, u32)>,
+    pending_limit: usize,
+    small_target: usize,
+    len: usize,
+}
+
+impl<K, V> Shard<K, V>
+where
+    K: Hash + Eq,
+{
+    /// An empty shard sized for `nominal` entries.
+    pub(super) fn new(nominal: usize, now: Nanos) -> Self {
+        Self {
+            table: HashTable::new(),
+            slots: Vec::new(),
+            free: NIL,
+            small: List::default(),
+            main: List::default(),
+            small_len: 0,
+            ghost: Ghost::new(nominal),
+            wheel: Wheel::new(now),
+            pending: VecDeque::new(),
+            pending_limit: (nominal * 2).max(64),
+            small_target: (nominal * SMALL_PERCENT / 100).max(1),
+            len: 0,
+        }
+    }
+
+    /// Entries held, expired ones not yet reclaimed included.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub(super) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slots = &self.slots;
+        self.table
+            .find(hash, |&index| slots[index as usize].key().borrow() == key)
+            .copied()
+    }
+
+    #[inline]
+    pub(super) fn slot(&self, index: u32) -> &Slot<K, V> {
+        &self.slots[index as usize]
+    }
+
+    /// Adds an entry for a key that is absent; the caller has made room.
+    pub(super) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        deadline: Nanos,
+        hasher: &impl BuildHasher,
+    ) {
+        let main = self.ghost.forget(hash);
+        let mut slot = Slot {
+            kv: Some((key, value)),
+            deadline,
+            queue: Link::UNLINKED,
+            timer: Link::UNLINKED,
+            freq: AtomicU8::new(0),
+            place: if main { Place::Main } else { Place::Small },
+            bucket: UNSCHEDULED,
+            generation: 0,
+        };
+        let index = match self.free {
+            NIL => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+            index => {
+                let old = &mut self.slots[index as usize];
+                self.free = old.queue.next;
+                slot.generation = old.generation.wrapping_add(1);
+                *old = slot;
+                index
+            }
+        };
+        if main {
+            self.main.push_back(&mut QueueLinks(&mut self.slots), index);
+        } else {
+            self.small
+                .push_back(&mut QueueLinks(&mut self.slots), index);
+            self.small_len += 1;
+        }
+        if deadline != NEVER {
+            self.schedule_later(index);
+        }
+        let slots = &self.slots;
+        self.table
+            .insert_unique(hash, index, |&i| hasher.hash_one(slots[i as usize].key()));
+        self.len += 1;
+    }
+
+    /// Replaces the value at `index` and, when given, its deadline; returns the old value.
+    pub(super) fn replace(&mut self, index: u32, value: V, deadline: Option<Nanos>) -> V {
+        let slot = &mut self.slots[index as usize];
+        let old = std::mem::replace(&mut slot.kv.as_mut().expect("an occupied slot").1, value);
+        if let Some(deadline) = deadline
+            && deadline != slot.deadline
+        {
+            slot.deadline = deadline;
+            self.unschedule(index);
+            if deadline != NEVER {
+                self.schedule_later(index);
+            }
+        }
+        old
+    }
+
+    /// Queues `index` to be put on the wheel, and puts the oldest queued entries there
+    /// once the queue is long.
+    fn schedule_later(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        slot.bucket = PENDING;
+        self.pending.push_back((index, slot.generation));
+        while self.pending.len() > self.pending_limit {
+            self.settle_one();
+        }
+    }
+
+    /// Puts the oldest pending entry on the wheel, if it is still there and still pending.
+    fn settle_one(&mut self) -> bool {
+        let Some((index, generation)) = self.pending.pop_front() else {
+            return false;
+        };
+        let slot = &self.slots[index as usize];
+        if slot.generation == generation && slot.place != Place::Free && slot.bucket == PENDING {
+            self.wheel.schedule(&mut TimerLinks(&mut self.slots), index);
+        }
+        true
+    }
+
+    /// Puts every pending entry on the wheel.
+    fn settle(&mut self) {
+        while self.settle_one() {}
+        self.pending.shrink_to_fit();
+    }
+
+    fn unschedule(&mut self, index: u32) {
+        let slot = &mut self.slots[index as usize];
+        if slot.bucket == PENDING {
+            slot.bucket = UNSCHEDULED;
+        } else {
+            self.wheel.cancel(&mut TimerLinks(&mut self.slots), index);
+        }
+    }
+
+    /// Takes the entry at `index` out; `hash` is its key's.
+    pub(super) fn remove(&mut self, index: u32, hash: u64) -> Taken<K, V> {
+        if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
+            entry.remove();
+        }
+        self.unschedule(index);
+        match self.slots[index as usize].place {
+            Place::Small => {
+                self.small.remove(&mut QueueLinks(&mut self.slots), index);
+                self.small_len -= 1;
+            }
+            Place::Main => self.main.remove(&mut QueueLinks(&mut self.slots), index),
+            Place::Free => unreachable!("removing a free slot"),
+        }
+        let slot = &mut self.slots[index as usize];
+        let entry = slot.kv.take().expect("an occupied slot");
+        slot.place = Place::Free;
+        slot.queue.next = self.free;
+        self.free = index;
+        self.len -= 1;
+        Taken {
+            _entry: entry,
+            deadline: slot.deadline,
+        }
+    }
+
+    fn remove_rehashing(&mut self, index: u32, hasher: &impl BuildHasher) -> Taken<K, V> {
+        let hash = hasher.hash_one(self.slots[index as usize].key());
+        self.remove(index, hash)
+    }
+
+    /// Takes out one entry to make room: an expired one if the queues' heads hold one,
+    /// otherwise the entry S3-FIFO picks. `None` when the shard is empty.
+    pub(super) fn evict(&mut self, now: Nanos, hasher: &impl BuildHasher) -> Option<Taken<K, V>> {
+        while self.len > 0 {
+            let from_small = !self.small.is_empty()
+                && (self.small_len >= self.small_target || self.main.is_empty());
+            let index = if from_small {
+                self.small.head
+            } else {
+                self.main.head
+            };
+            let slot = &mut self.slots[index as usize];
+            if slot.deadline <= now {
+                return Some(self.remove_rehashing(index, hasher));
+            }
+            let freq = *slot.freq.get_mut();
+            if freq > 0 {
+                *slot.freq.get_mut() = freq - 1;
+                if from_small {
+                    slot.place = Place::Main;
+                    self.small.remove(&mut QueueLinks(&mut self.slots), index);
+                    self.small_len -= 1;
+                    self.main.push_back(&mut QueueLinks(&mut self.slots), index);
+                } else {
+                    self.main.rotate(&mut QueueLinks(&mut self.slots));
+                }
+                continue;
+            }
+            let hash = hasher.hash_one(slot.key());
+            if from_small {
+                self.ghost.remember(hash);
+            }
+            return Some(self.remove(index, hash));
+        }
+        None
+    }
+
+    /// Whether entries may be waiting to be reclaimed.
+    pub(super) fn has_expired(&self, now: Nanos) -> bool {
+        !self.pending.is_empty() || self.wheel.is_due(now)
+    }
+
+    /// Takes out up to `budget` expired entries into `out`; returns whether none is left.
+    pub(super) fn expire(
+        &mut self,
+        now: Nanos,
+        budget: usize,
+        hasher: &impl BuildHasher,
+        out: &mut Vec<Taken<K, V>>,
+    ) -> bool {
+        self.settle();
+        let mut indices = Vec::new();
+        let done = self
+            .wheel
+            .advance(&mut TimerLinks(&mut self.slots), now, budget, &mut indices);
+        out.extend(
+            indices
+                .into_iter()
+                .map(|index| self.remove_rehashing(index, hasher)),
+        );
+        done
+    }
+
+    /// Takes out every entry whose key fails `keep`.
+    pub(super) fn retain(
+        &mut self,
+        hasher: &impl BuildHasher,
+        mut keep: impl FnMut(&K) -> bool,
+        out: &mut Vec<Taken<K, V>>,
+    ) {
+        for index in 0..self.slots.len() as u32 {
+            let slot = &self.slots[index as usize];
+            if slot.place != Place::Free && !keep(slot.key()) {
+                out.push(self.remove_rehashing(index, hasher));
+            }
+        }
+    }
+
+    /// Gives memory back once most slots are free: moves the entries to the front, drops
+    /// the tail, and shrinks the table. O(slots), so it runs only when a quarter or less of
+    /// the slots is in use, from the maintenance thread.
+    pub(super) fn compact(&mut self, hasher: &impl BuildHasher) {
+        if self.slots.len() < MIN_COMPACT || self.len * 4 > self.slots.len() {
+            return;
+        }
+        self.settle();
+        let target = (self.len * 2).max(MIN_COMPACT / 2);
+        let is_free = |slots: &[Slot<K, V>], i: u32| slots[i as usize].place == Place::Free;
+        let holes = (0..target as u32).filter(|&i| is_free(&self.slots, i));
+        let tail = (target as u32..self.slots.len() as u32).filter(|&i| !is_free(&self.slots, i));
+        let moves: Vec<(u32, u32)> = tail.zip(holes).collect();
+        for (from, to) in moves {
+            self.move_slot(from, to, hasher);
+        }
+        self.slots.truncate(target);
+        self.slots.shrink_to_fit();
+        self.free = NIL;
+        for index in (0..target as u32).rev() {
+            let slot = &mut self.slots[index as usize];
+            if slot.place == Place::Free {
+                slot.queue.next = self.free;
+                self.free = index;
+            }
+        }
+        let slots = &self.slots;
+        self.table
+            .shrink_to(self.len, |&i| hasher.hash_one(slots[i as usize].key()));
+    }
+
+    fn move_slot(&mut self, from: u32, to: u32, hasher: &impl BuildHasher) {
+        let hash = hasher.hash_one(self.slots[from as usize].key());
+        let moved = Slot {
+            kv: self.slots[from as usize].kv.take(),
+            deadline: self.slots[from as usize].deadline,
+            queue: self.slots[from as usize].queue,
+            timer: self.slots[from as usize].timer,
+            freq: AtomicU8::new(*self.slots[from as usize].freq.get_mut()),
+            place: self.slots[from as usize].place,
+            bucket: self.slots[from as usize].bucket,
+            generation: 0,
+        };
+        self.slots[from as usize].place = Place::Free;
+        let place = moved.place;
+        self.slots[to as usize] = moved;
+        let queue = if place == Place::Main {
+            &mut self.main
+        } else {
+            &mut self.small
+        };
+        queue.relocate(&mut QueueLinks(&mut self.slots), from, to);
+        self.wheel
+            .relocate(&mut TimerLinks(&mut self.slots), from, to);
+        if let Some(index) = self.table.find_mut(hash, |&i| i == from) {
+            *index = to;
+        }
+    }
+
+    /// Slots allocated, free ones included.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Checks every link and count; for tests.
+    #[cfg(test)]
+    pub(super) fn check(&self, hasher: &impl BuildHasher) {
+        let occupied = self.slots.iter().filter(|s| s.place != Place::Free).count();
+        assert_eq!(occupied, self.len);
+        assert_eq!(self.table.len(), self.len);
+
+        for (index, slot) in self.slots.iter().enumerate() {
+            if slot.place != Place::Free {
+                let hash = hasher.hash_one(slot.key());
+                assert_eq!(
+                    self.table.find(hash, |&i| i as usize == index),
+                    Some(&(index as u32))
+                );
+                assert_eq!(slot.deadline == NEVER, slot.bucket == UNSCHEDULED);
+                if slot.bucket == PENDING {
+                    let gen_ = slot.generation;
+                    assert!(self.pending.contains(&(index as u32, gen_)));
+                }
+            }
+        }
+        let mut queued = 0;
+        for (list, place) in [(&self.small, Place::Small), (&self.main, Place::Main)] {
+            let mut at = list.head;
+            let mut prev = NIL;
+            while at != NIL {
+                let slot = &self.slots[at as usize];
+                assert_eq!(slot.place, place);
+                assert_eq!(slot.queue.prev, prev);
+                queued += 1;
+                prev = at;
+                at = slot.queue.next;
+            }
+            assert_eq!(list.tail, prev);
+        }
+        assert_eq!(queued, self.len);
+        let small = self
+            .slots
+            .iter()
+            .filter(|s| s.place == Place::Small)
+            .count();
+        assert_eq!(small, self.small_len);
+        let mut free = 0;
+        let mut at = self.free;
+        while at != NIL {
+            assert_eq!(self.slots[at as usize].place, Place::Free);
+            free += 1;
+            at = self.slots[at as usize].queue.next;
+        }
+        assert_eq!(free + self.len, self.slots.len());
+    }
+}

@@ -1,0 +1,326 @@
+use std::collections::HashMap;
+use std::thread::sleep;
+
+use super::maintenance::Maintained;
+use super::*;
+
+const LONG: Duration = Duration::from_secs(3600);
+
+/// A stream of pseudo-random numbers (SplitMix64), so that runs repeat.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+fn check<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>) {
+    let mut total = 0;
+    for shard in store.inner.shards.iter() {
+        let shard = shard.read();
+        shard.check(&store.inner.hasher);
+        total += shard.len();
+    }
+    assert_eq!(total, store.len());
+    assert!(store.len() <= store.max_size());
+}
+
+fn capacity<K: Hash + Eq, V, S>(store: &MemoryStore<K, V, S>) -> usize {
+    store.inner.shards.iter().map(|s| s.read().capacity()).sum()
+}
+
+fn shard_of<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>, key: &K) -> usize {
+    store.inner.shard_index(store.inner.hasher.hash_one(key))
+}
+
+/// Waits past `ttl` plus a level-0 tick of the wheel, then reclaims as the maintenance
+/// thread does.
+fn outlive_and_reclaim<K, V, S>(store: &MemoryStore<K, V, S>, ttl: Duration)
+where
+    K: Hash + Eq + Send + Sync,
+    V: Send + Sync,
+    S: BuildHasher + Send + Sync,
+{
+    sleep(ttl + Duration::from_millis(150));
+    store.inner.reclaim();
+}
+
+#[test]
+fn set_get_replace_remove() {
+    let store: MemoryStore<String, u64> = MemoryStore::new(10);
+    assert_eq!(store.set("a", 1, LONG), 0);
+    assert_eq!(store.get("a", |v| *v), Some(1));
+    store.set("a", 2, LONG);
+    assert_eq!(store.get("a", |v| *v), Some(2));
+    assert_eq!(store.len(), 1);
+    assert!(store.remove("a"));
+    assert!(!store.remove("a"));
+    assert_eq!(store.get("a", |v| *v), None);
+    assert!(store.is_empty());
+    check(&store);
+}
+
+#[test]
+fn the_bound_holds_and_live_evictions_are_counted() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(50);
+    let evicted: u64 = (0..500).map(|i| store.set(&i, i, LONG)).sum();
+    assert_eq!(store.len(), 50);
+    assert_eq!(evicted, 450);
+    check(&store);
+}
+
+#[test]
+fn a_store_of_one_keeps_the_newest_entry() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(0);
+    assert_eq!(store.max_size(), 1);
+    store.set(&1, 1, LONG);
+    assert_eq!(store.set(&2, 2, LONG), 1);
+    assert_eq!(store.get(&2, |v| *v), Some(2));
+    assert!(!store.contains(&1));
+    check(&store);
+}
+
+#[test]
+fn frequently_read_keys_survive_a_stream_of_new_keys() {
+    let store: MemoryStore<String, u64> = MemoryStore::new(100);
+    for round in 0..50 {
+        for hot in 0..20 {
+            let key = format!("hot{hot}");
+            if store.get(key.as_str(), |v| *v).is_none() {
+                store.set(key.as_str(), 1, LONG);
+            }
+        }
+        for cold in 0..100 {
+            store.set(format!("cold{round}:{cold}").as_str(), 1, LONG);
+        }
+    }
+    let survivors = (0..20)
+        .filter(|hot| store.contains(format!("hot{hot}").as_str()))
+        .count();
+    assert_eq!(survivors, 20);
+    check(&store);
+}
+
+#[test]
+fn a_scan_of_cold_keys_does_not_flush_the_hot_set() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1_000);
+    for _ in 0..5 {
+        for hot in 0..500 {
+            if store.get(&hot, |v| *v).is_none() {
+                store.set(&hot, hot, LONG);
+            }
+        }
+    }
+    for cold in 1_000_000..1_100_000 {
+        store.set(&cold, cold, LONG);
+    }
+    let survivors = (0..500).filter(|hot| store.contains(hot)).count();
+    assert!(
+        survivors >= 490,
+        "only {survivors} of 500 hot keys survived"
+    );
+    check(&store);
+}
+
+#[test]
+fn a_full_store_evicts_from_another_shard_when_its_own_is_empty() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(128);
+    assert!(store.inner.shards.len() > 1);
+    let mut in_first = (0..).filter(|k| shard_of(&store, k) == 0);
+    for key in in_first.by_ref().take(128) {
+        assert_eq!(store.set(&key, key, LONG), 0);
+    }
+    let elsewhere = (0..).find(|k| shard_of(&store, k) != 0).unwrap();
+    assert_eq!(store.set(&elsewhere, 7, LONG), 1);
+    assert_eq!(store.get(&elsewhere, |v| *v), Some(7));
+    assert_eq!(store.len(), 128);
+    check(&store);
+}
+
+#[test]
+fn expired_entries_are_never_returned() {
+    let store: MemoryStore<String, u64> = MemoryStore::new(100);
+    store.set("gone", 1, Duration::ZERO);
+    assert_eq!(store.get("gone", |v| *v), None);
+    assert!(!store.contains("gone"));
+    assert_eq!(store.ttl("gone"), Ttl::Absent);
+    assert!(
+        !store.remove("gone"),
+        "an expired entry does not count as removed"
+    );
+    store.set("brief", 1, Duration::from_millis(20));
+    assert_eq!(store.get("brief", |v| *v), Some(1));
+    sleep(Duration::from_millis(30));
+    assert_eq!(store.get("brief", |v| *v), None);
+    let (seen, _) = store.compute("brief", |current| (Action::Keep, current.is_some()));
+    assert!(!seen, "compute does not see an expired entry");
+}
+
+#[test]
+fn expired_entries_are_reclaimed_and_their_memory_given_back() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(100_000);
+    let ttl = Duration::from_millis(50);
+    for key in 0..50_000 {
+        store.set(&key, key, ttl);
+    }
+    for key in 50_000..50_100 {
+        store.set(&key, key, LONG);
+    }
+    let full = capacity(&store);
+    outlive_and_reclaim(&store, ttl);
+    assert_eq!(store.len(), 100);
+    assert!(capacity(&store) * 20 < full, "slots were given back");
+    assert!((50_000..50_100).all(|key| store.get(&key, |v| *v) == Some(key)));
+    check(&store);
+}
+
+#[test]
+fn ttl_reports_what_is_left() {
+    let store: MemoryStore<String, u64> = MemoryStore::new(10);
+    store.set("a", 1, Duration::from_secs(60));
+    let left = store.ttl("a").remaining().unwrap();
+    assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(59));
+    store.compute("counter", |_| (Action::Put(1, Expiry::Unchanged), ()));
+    assert_eq!(store.ttl("counter"), Ttl::NoExpiry);
+    assert_eq!(store.ttl("missing"), Ttl::Absent);
+}
+
+#[test]
+fn compute_keeps_removes_or_puts_atomically() {
+    let store: MemoryStore<String, u64> = MemoryStore::new(10);
+    store.set("a", 1, Duration::from_secs(60));
+    let (old, evicted) = store.compute("a", |current| {
+        let old = current.map(|c| *c.value);
+        (Action::Put(2, Expiry::Unchanged), old)
+    });
+    assert_eq!((old, evicted), (Some(1), 0));
+    assert_eq!(store.get("a", |v| *v), Some(2));
+    assert!(store.ttl("a").remaining().unwrap() > Duration::from_secs(59));
+    store.compute("a", |_| (Action::Put(3, Expiry::After(LONG)), ()));
+    assert!(store.ttl("a").remaining().unwrap() > Duration::from_secs(3599));
+    store.compute("a", |_| (Action::Keep, ()));
+    assert_eq!(store.get("a", |v| *v), Some(3));
+    store.compute("a", |_| (Action::Remove, ()));
+    assert!(!store.contains("a"));
+    store.compute("b", |_| (Action::Remove, ()));
+    assert!(store.is_empty());
+    check(&store);
+}
+
+#[test]
+fn remove_where_and_clear_count_and_empty() {
+    let store: MemoryStore<Box<str>, u64> = MemoryStore::new(100);
+    for key in ["user:1", "user:2", "users", "post:1"] {
+        store.set(key, 1, LONG);
+    }
+    store.set("user:3", 1, Duration::ZERO);
+    assert_eq!(
+        store.remove_matching("user:*"),
+        2,
+        "the expired match is not counted"
+    );
+    assert!(store.contains("users"));
+    assert_eq!(store.len(), 2);
+    assert_eq!(store.remove_where(|key| key.starts_with('p')), 1);
+    store.clear();
+    assert!(store.is_empty());
+    assert!(!store.contains("users"));
+    check(&store);
+}
+
+/// Random operations against a reference map, checking every result and every internal
+/// link as it goes. Every key the reference holds and the store lost must have been
+/// evicted: the count of such keys equals the count of evictions the store reported.
+fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(max_size);
+    let mut reference: HashMap<u64, u64> = HashMap::new();
+    let mut rng = Rng(seed);
+    let (mut evicted, mut lost) = (0, 0);
+    let mut forget_if_lost = |reference: &mut HashMap<u64, u64>, key: u64, present: bool| {
+        if !present && reference.remove(&key).is_some() {
+            lost += 1;
+        }
+    };
+    for op in 0..ops {
+        let key = rng.below(keys);
+        match rng.below(10) {
+            0..=3 => {
+                let value = rng.below(1_000);
+                forget_if_lost(&mut reference, key, store.contains(&key));
+                evicted += store.set(&key, value, LONG);
+                reference.insert(key, value);
+            }
+            4 => {
+                forget_if_lost(&mut reference, key, store.contains(&key));
+                evicted += store.set(&key, 0, Duration::ZERO);
+                reference.remove(&key);
+            }
+            5 => {
+                let removed = store.remove(&key);
+                forget_if_lost(&mut reference, key, removed);
+                assert_eq!(reference.remove(&key).is_some(), removed);
+            }
+            6 => {
+                let (found, e) = store.compute(&key, |current| match current {
+                    Some(c) => (Action::Put(c.value + 1, Expiry::Unchanged), true),
+                    None => (Action::Keep, false),
+                });
+                evicted += e;
+                forget_if_lost(&mut reference, key, found);
+                if found {
+                    *reference.get_mut(&key).expect("held by the reference") += 1;
+                }
+            }
+            _ => {
+                let got = store.get(&key, |v| *v);
+                forget_if_lost(&mut reference, key, got.is_some());
+                assert_eq!(got, reference.get(&key).copied());
+            }
+        }
+        if op % 997 == 0 {
+            check(&store);
+            store.inner.reclaim();
+        }
+    }
+    outlive_and_reclaim(&store, Duration::ZERO);
+    check(&store);
+    let mut present = 0;
+    for (key, value) in &reference {
+        match store.get(key, |v| *v) {
+            Some(held) => {
+                assert_eq!(held, *value);
+                present += 1;
+            }
+            None => lost += 1,
+        }
+    }
+    assert_eq!(lost, evicted, "every lost entry was evicted");
+    if max_size as u64 >= keys {
+        assert_eq!(
+            evicted, 0,
+            "nothing is evicted from a store that holds every key"
+        );
+    }
+    assert_eq!(
+        store.len(),
+        present,
+        "the store holds nothing the reference does not"
+    );
+}
+
+#[test]
+fn matches_a_reference_map_when_nothing_is_evicted() {
+    model(512, 500, 50_000, 1);
+    model(4_096, 3_000, 50_000, 2);
+}
+
+#[test]
+fn loses_only_what_it_evicts() {
+    model(64, 500, 50_000, 3);
+    model(2_048, 10_000, 100_000, 4);
+}
