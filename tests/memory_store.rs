@@ -128,7 +128,7 @@ fn under_concurrent_eviction_only_evicted_entries_are_lost() {
                     let (mut inserted, mut evicted) = (0, 0);
                     let mut rng = SplitMix::new(thread + 10);
                     for _ in 0..50_000 {
-                        let key = thread << 32 | rng.next_u64() % 2_000;
+                        let key = (thread << 32) | (rng.next_u64() % 2_000);
                         if rng.next_u64() % 2 == 0 {
                             let value = rng.next_u64();
                             let (replaced, e) = store.compute(&key, |current| {

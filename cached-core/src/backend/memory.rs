@@ -287,7 +287,7 @@ where
                 match action {
                     Action::Keep => {}
                     Action::Remove => {
-                        garbage.entry(shard.remove(slot, hash));
+                        garbage.expired = Some(shard.remove(slot, hash));
                         inner.len.fetch_sub(1, Ordering::AcqRel);
                     }
                     Action::Put(value, expiry) => {
@@ -300,7 +300,7 @@ where
                 }
                 return (result, 0);
             }
-            garbage.entry(shard.remove(slot, hash));
+            garbage.expired = Some(shard.remove(slot, hash));
             inner.len.fetch_sub(1, Ordering::AcqRel);
         }
         let (action, result) = decide(None);
@@ -328,11 +328,9 @@ where
         let Some(index) = shard.find(hash, key) else {
             return false;
         };
-        let taken = shard.remove(index, hash);
+        let taken = garbage.expired.insert(shard.remove(index, hash));
         self.inner.len.fetch_sub(1, Ordering::AcqRel);
-        let live = clock::is_live(taken.deadline);
-        garbage.entry(taken);
-        live
+        clock::is_live(taken.deadline)
     }
 
     /// Removes every entry whose key matches `predicate`; returns how many live ones went.
@@ -421,17 +419,20 @@ where
                     }
                 }
             }
-            if let Some(taken) = shard.evict(now, &self.hasher) {
-                return garbage.evicted(taken, now);
+            garbage.evicted = shard.evict(now, &self.hasher);
+            if let Some(taken) = &garbage.evicted {
+                return u64::from(taken.deadline > now);
             }
             // This shard is empty while the store is full: take the place of an entry of
             // another shard, without waiting on its lock (its holder may be waiting on ours).
             for (other, lock) in self.shards.iter().enumerate() {
                 if other != index
                     && let Some(mut other) = lock.try_write()
-                    && let Some(taken) = other.evict(now, &self.hasher)
                 {
-                    return garbage.evicted(taken, now);
+                    garbage.evicted = other.evict(now, &self.hasher);
+                    if let Some(taken) = &garbage.evicted {
+                        return u64::from(taken.deadline > now);
+                    }
                 }
             }
             std::thread::yield_now();
@@ -476,33 +477,20 @@ where
 
 /// What a write takes out of the store, held until the shard's lock is released.
 struct Garbage<K, V> {
-    entries: [Option<Taken<K, V>>; 2],
+    /// The key's own entry, found expired.
+    expired: Option<Taken<K, V>>,
+    /// The entry evicted to make room.
+    evicted: Option<Taken<K, V>>,
+    /// The value a `Put` replaced.
     value: Option<V>,
 }
 
 impl<K, V> Default for Garbage<K, V> {
     fn default() -> Self {
         Self {
-            entries: [None, None],
+            expired: None,
+            evicted: None,
             value: None,
         }
-    }
-}
-
-impl<K, V> Garbage<K, V> {
-    fn entry(&mut self, taken: Taken<K, V>) {
-        let free = self
-            .entries
-            .iter_mut()
-            .find(|entry| entry.is_none())
-            .expect("a write takes out at most two entries");
-        *free = Some(taken);
-    }
-
-    /// Keeps an evicted entry; returns 1 if it was live, 0 if it had expired.
-    fn evicted(&mut self, taken: Taken<K, V>, now: Nanos) -> u64 {
-        let live = taken.deadline > now;
-        self.entry(taken);
-        u64::from(live)
     }
 }

@@ -8,7 +8,6 @@
 //! wonders (and scans) therefore pass through the small queue without touching the hot set.
 
 use std::borrow::Borrow;
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -28,8 +27,8 @@ const SMALL_PERCENT: usize = 1;
 /// Shards with fewer slots than this are never compacted.
 const MIN_COMPACT: usize = 64;
 
-/// The bucket of a slot waiting in the pending queue to be put on the wheel.
-const PENDING: u16 = UNSCHEDULED - 1;
+/// The bucket of an entry among the newest of the small queue, not yet on the wheel.
+const FRESH: u16 = UNSCHEDULED - 1;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Place {
@@ -39,6 +38,7 @@ enum Place {
 }
 
 /// One entry, or a free slot.
+#[repr(align(64))]
 pub(super) struct Slot<K, V> {
     kv: Option<(K, V)>,
     deadline: Nanos,
@@ -48,9 +48,6 @@ pub(super) struct Slot<K, V> {
     freq: AtomicU8,
     place: Place,
     bucket: u16,
-    /// Bumped each time the slot takes a new entry, so that a pending record of an earlier
-    /// entry is recognised as stale.
-    generation: u32,
 }
 
 impl<K, V> Slot<K, V> {
@@ -120,10 +117,11 @@ pub(super) struct Shard<K, V> {
     small_len: usize,
     ghost: Ghost,
     wheel: Wheel,
-    /// Entries with a deadline, not yet on the wheel: most entries are evicted from the
-    /// small queue before their turn comes, and then never touch the wheel at all.
-    pending: VecDeque<(u32, u32)>,
-    pending_limit: usize,
+    /// The oldest of the newest `small_target` entries of the small queue, which are kept
+    /// off the wheel: most entries leave the small queue before they are older than that,
+    /// and then never touch the wheel at all. The maintenance thread schedules them.
+    fresh: u32,
+    fresh_len: usize,
     small_target: usize,
     len: usize,
 }
@@ -143,8 +141,8 @@ where
             small_len: 0,
             ghost: Ghost::new(nominal),
             wheel: Wheel::new(now),
-            pending: VecDeque::new(),
-            pending_limit: (nominal * 2).max(64),
+            fresh: NIL,
+            fresh_len: 0,
             small_target: (nominal * SMALL_PERCENT / 100).max(1),
             len: 0,
         }
@@ -182,7 +180,7 @@ where
         hasher: &impl BuildHasher,
     ) {
         let main = self.ghost.forget(hash);
-        let mut slot = Slot {
+        let slot = Slot {
             kv: Some((key, value)),
             deadline,
             queue: Link::UNLINKED,
@@ -190,7 +188,6 @@ where
             freq: AtomicU8::new(0),
             place: if main { Place::Main } else { Place::Small },
             bucket: UNSCHEDULED,
-            generation: 0,
         };
         let index = match self.free {
             NIL => {
@@ -198,22 +195,26 @@ where
                 (self.slots.len() - 1) as u32
             }
             index => {
-                let old = &mut self.slots[index as usize];
-                self.free = old.queue.next;
-                slot.generation = old.generation.wrapping_add(1);
-                *old = slot;
+                self.free = self.slots[index as usize].queue.next;
+                self.slots[index as usize] = slot;
                 index
             }
         };
         if main {
             self.main.push_back(&mut QueueLinks(&mut self.slots), index);
+            self.schedule(index);
         } else {
             self.small
                 .push_back(&mut QueueLinks(&mut self.slots), index);
             self.small_len += 1;
-        }
-        if deadline != NEVER {
-            self.schedule_later(index);
+            self.slots[index as usize].bucket = FRESH;
+            if self.fresh == NIL {
+                self.fresh = index;
+            }
+            self.fresh_len += 1;
+            if self.fresh_len > self.small_target {
+                self.age_fresh();
+            }
         }
         let slots = &self.slots;
         self.table
@@ -229,47 +230,48 @@ where
             && deadline != slot.deadline
         {
             slot.deadline = deadline;
-            self.unschedule(index);
-            if deadline != NEVER {
-                self.schedule_later(index);
+            if slot.bucket != FRESH {
+                self.wheel.cancel(&mut TimerLinks(&mut self.slots), index);
+                self.schedule(index);
             }
         }
         old
     }
 
-    /// Queues `index` to be put on the wheel, and puts the oldest queued entries there
-    /// once the queue is long.
-    fn schedule_later(&mut self, index: u32) {
+    /// Puts `index` on the wheel if it has a deadline.
+    fn schedule(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
-        slot.bucket = PENDING;
-        self.pending.push_back((index, slot.generation));
-        while self.pending.len() > self.pending_limit {
-            self.settle_one();
-        }
-    }
-
-    /// Puts the oldest pending entry on the wheel, if it is still there and still pending.
-    fn settle_one(&mut self) -> bool {
-        let Some((index, generation)) = self.pending.pop_front() else {
-            return false;
-        };
-        let slot = &self.slots[index as usize];
-        if slot.generation == generation && slot.place != Place::Free && slot.bucket == PENDING {
+        slot.bucket = UNSCHEDULED;
+        if slot.deadline != NEVER {
             self.wheel.schedule(&mut TimerLinks(&mut self.slots), index);
         }
-        true
     }
 
-    /// Puts every pending entry on the wheel.
-    fn settle(&mut self) {
-        while self.settle_one() {}
-        self.pending.shrink_to_fit();
+    /// Moves the oldest fresh entry onto the wheel.
+    fn age_fresh(&mut self) {
+        let index = self.fresh;
+        self.fresh = self.slots[index as usize].queue.next;
+        self.fresh_len -= 1;
+        self.schedule(index);
     }
 
+    /// Moves every fresh entry onto the wheel.
+    fn age_all_fresh(&mut self) {
+        while self.fresh != NIL {
+            self.age_fresh();
+        }
+    }
+
+    /// Takes `index` off the wheel, or out of the fresh entries; call before unlinking it
+    /// from its queue.
     fn unschedule(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
-        if slot.bucket == PENDING {
+        if slot.bucket == FRESH {
             slot.bucket = UNSCHEDULED;
+            if self.fresh == index {
+                self.fresh = slot.queue.next;
+            }
+            self.fresh_len -= 1;
         } else {
             self.wheel.cancel(&mut TimerLinks(&mut self.slots), index);
         }
@@ -326,9 +328,11 @@ where
                 *slot.freq.get_mut() = freq - 1;
                 if from_small {
                     slot.place = Place::Main;
+                    self.unschedule(index);
                     self.small.remove(&mut QueueLinks(&mut self.slots), index);
                     self.small_len -= 1;
                     self.main.push_back(&mut QueueLinks(&mut self.slots), index);
+                    self.schedule(index);
                 } else {
                     self.main.rotate(&mut QueueLinks(&mut self.slots));
                 }
@@ -345,7 +349,7 @@ where
 
     /// Whether entries may be waiting to be reclaimed.
     pub(super) fn has_expired(&self, now: Nanos) -> bool {
-        !self.pending.is_empty() || self.wheel.is_due(now)
+        self.fresh != NIL || self.wheel.is_due(now)
     }
 
     /// Takes out up to `budget` expired entries into `out`; returns whether none is left.
@@ -356,7 +360,7 @@ where
         hasher: &impl BuildHasher,
         out: &mut Vec<Taken<K, V>>,
     ) -> bool {
-        self.settle();
+        self.age_all_fresh();
         let mut indices = Vec::new();
         let done = self
             .wheel
@@ -391,7 +395,7 @@ where
         if self.slots.len() < MIN_COMPACT || self.len * 4 > self.slots.len() {
             return;
         }
-        self.settle();
+        self.age_all_fresh();
         let target = (self.len * 2).max(MIN_COMPACT / 2);
         let is_free = |slots: &[Slot<K, V>], i: u32| slots[i as usize].place == Place::Free;
         let holes = (0..target as u32).filter(|&i| is_free(&self.slots, i));
@@ -425,7 +429,6 @@ where
             freq: AtomicU8::new(*self.slots[from as usize].freq.get_mut()),
             place: self.slots[from as usize].place,
             bucket: self.slots[from as usize].bucket,
-            generation: 0,
         };
         self.slots[from as usize].place = Place::Free;
         let place = moved.place;
@@ -463,10 +466,11 @@ where
                     self.table.find(hash, |&i| i as usize == index),
                     Some(&(index as u32))
                 );
-                assert_eq!(slot.deadline == NEVER, slot.bucket == UNSCHEDULED);
-                if slot.bucket == PENDING {
-                    let gen_ = slot.generation;
-                    assert!(self.pending.contains(&(index as u32, gen_)));
+                if slot.bucket != FRESH {
+                    assert_eq!(slot.deadline == NEVER, slot.bucket == UNSCHEDULED);
+                }
+                if slot.bucket == FRESH {
+                    assert_eq!(slot.place, Place::Small);
                 }
             }
         }
@@ -491,6 +495,20 @@ where
             .filter(|s| s.place == Place::Small)
             .count();
         assert_eq!(small, self.small_len);
+        let mut at = self.fresh;
+        let mut fresh = 0;
+        while at != NIL {
+            assert_eq!(self.slots[at as usize].bucket, FRESH);
+            fresh += 1;
+            at = self.slots[at as usize].queue.next;
+        }
+        assert_eq!(
+            fresh, self.fresh_len,
+            "the fresh entries are the small queue's tail"
+        );
+        let marked = self.slots.iter().filter(|s| s.bucket == FRESH).count();
+        assert_eq!(marked, self.fresh_len);
+        assert!(self.fresh_len <= self.small_target);
         let mut free = 0;
         let mut at = self.free;
         while at != NIL {
