@@ -187,9 +187,14 @@ fn expired_entries_are_never_returned_under_concurrency() {
                                 (),
                             )
                         });
-                    } else if let Some((_, expires)) = store.get(&key, |v| *v) {
-                        // `expires` was taken after the store computed the deadline.
-                        if Instant::now() > expires {
+                    } else {
+                        // `expires` is taken after the store computes the deadline, and
+                        // `asked` before the store looks at it: an entry expired when asked
+                        // must not be returned.
+                        let asked = Instant::now();
+                        if let Some((_, expires)) = store.get(&key, |v| *v)
+                            && asked > expires
+                        {
                             stale.fetch_add(1, Ordering::Relaxed);
                         }
                     }

@@ -102,6 +102,11 @@ pub struct Current<'a, V> {
 /// assert_eq!(store.get("visits", |v| *v), None);
 /// ```
 pub struct MemoryStore<K, V, S = DefaultHashBuilder> {
+    // The shards and hasher are held here as well as in `inner`, so that a hit reaches a
+    // shard without going through `inner` first.
+    shards: Arc<[Locked<K, V>]>,
+    hasher: S,
+    shard_bits: u32,
     inner: Arc<Inner<K, V, S>>,
 }
 
@@ -109,19 +114,21 @@ pub struct MemoryStore<K, V, S = DefaultHashBuilder> {
 type Locked<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
 struct Inner<K, V, S> {
-    shards: Box<[Locked<K, V>]>,
+    shards: Arc<[Locked<K, V>]>,
     hasher: S,
-    /// Bits of the hash that pick the shard.
-    shard_bits: u32,
-    /// Entries held or being inserted: never above `max_size`.
+    /// Entries held: never above `max_size`, and changed only under the lock of the shard
+    /// whose entries change.
     len: CachePadded<AtomicUsize>,
     max_size: usize,
     nominal: usize,
 }
 
-impl<K, V, S> Clone for MemoryStore<K, V, S> {
+impl<K, V, S: Clone> Clone for MemoryStore<K, V, S> {
     fn clone(&self) -> Self {
         Self {
+            shards: Arc::clone(&self.shards),
+            hasher: self.hasher.clone(),
+            shard_bits: self.shard_bits,
             inner: Arc::clone(&self.inner),
         }
     }
@@ -169,7 +176,7 @@ impl<K, V, S> MemoryStore<K, V, S>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
-    S: BuildHasher + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
 {
     /// An empty store holding at most `max_size` entries, hashing keys with `hasher`.
     pub fn with_hasher(max_size: usize, hasher: S) -> Self {
@@ -181,19 +188,32 @@ where
         }
         let nominal = max_size.div_ceil(shards);
         let now = clock::recent();
+        let shard_bits = shards.trailing_zeros();
+        let shards: Arc<[Locked<K, V>]> = (0..shards)
+            .map(|_| CachePadded::new(RwLock::new(Shard::new(nominal, now))))
+            .collect();
         let inner = Arc::new(Inner {
-            shards: (0..shards)
-                .map(|_| CachePadded::new(RwLock::new(Shard::new(nominal, now))))
-                .collect(),
-            hasher,
-            shard_bits: shards.trailing_zeros(),
+            shards: Arc::clone(&shards),
+            hasher: hasher.clone(),
             len: CachePadded::new(AtomicUsize::new(0)),
             max_size,
             nominal,
         });
         let weak = Arc::downgrade(&inner);
         maintenance::register(weak);
-        Self { inner }
+        Self {
+            shards,
+            hasher,
+            shard_bits,
+            inner,
+        }
+    }
+
+    /// The hash of `key` and the index of its shard.
+    #[inline]
+    fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, usize) {
+        let hash = self.hasher.hash_one(key);
+        (hash, shard_index(hash, self.shard_bits))
     }
 
     /// Reads the live value at `key` through `read`, counting the access for eviction.
@@ -203,8 +223,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.inner.hasher.hash_one(key);
-        let shard = self.inner.shard(hash).read();
+        let (hash, index) = self.locate(key);
+        let shard = self.shards[index].read();
         let slot = shard.slot(shard.find(hash, key)?);
         if !clock::is_live(slot.deadline()) {
             return None;
@@ -219,8 +239,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.inner.hasher.hash_one(key);
-        let shard = self.inner.shard(hash).read();
+        let (hash, index) = self.locate(key);
+        let shard = self.shards[index].read();
         shard
             .find(hash, key)
             .is_some_and(|index| clock::is_live(shard.slot(index).deadline()))
@@ -232,8 +252,8 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.inner.hasher.hash_one(key);
-        let shard = self.inner.shard(hash).read();
+        let (hash, index) = self.locate(key);
+        let shard = self.shards[index].read();
         let Some(index) = shard.find(hash, key) else {
             return Ttl::Absent;
         };
@@ -273,11 +293,10 @@ where
         Q::Owned: Into<K>,
     {
         let inner = &*self.inner;
-        let hash = inner.hasher.hash_one(key);
-        let index = inner.shard_index(hash);
+        let (hash, index) = self.locate(key);
         // Declared before the guard, so dropped after it: nothing is freed under the lock.
         let mut garbage = Garbage::default();
-        let mut shard = inner.shards[index].write();
+        let mut shard = self.shards[index].write();
         let now = clock::recent();
         if let Some(slot) = shard.find(hash, key) {
             if clock::is_live(shard.slot(slot).deadline()) {
@@ -312,7 +331,7 @@ where
             Expiry::Unchanged => NEVER,
         };
         let evicted = inner.make_room(&mut shard, index, now, &mut garbage);
-        shard.insert(hash, key.to_owned().into(), value, deadline, &inner.hasher);
+        shard.insert(hash, key.to_owned().into(), value, deadline, &self.hasher);
         (result, evicted)
     }
 
@@ -322,9 +341,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.inner.hasher.hash_one(key);
+        let (hash, index) = self.locate(key);
         let mut garbage = Garbage::default();
-        let mut shard = self.inner.shard(hash).write();
+        let mut shard = self.shards[index].write();
         let Some(index) = shard.find(hash, key) else {
             return false;
         };
@@ -338,11 +357,12 @@ where
     pub fn remove_where(&self, mut predicate: impl FnMut(&K) -> bool) -> usize {
         let mut live = 0;
         let mut taken = Vec::new();
-        for shard in self.inner.shards.iter() {
-            shard
-                .write()
-                .retain(&self.inner.hasher, |key| !predicate(key), &mut taken);
-            self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
+        for shard in self.shards.iter() {
+            {
+                let mut shard = shard.write();
+                shard.retain(&self.hasher, |key| !predicate(key), &mut taken);
+                self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
+            }
             live += taken
                 .drain(..)
                 .filter(|entry| clock::is_live(entry.deadline))
@@ -354,9 +374,14 @@ where
     /// Removes every entry.
     pub fn clear(&self) {
         let now = clock::recent();
-        for shard in self.inner.shards.iter() {
-            let old = std::mem::replace(&mut *shard.write(), Shard::new(self.inner.nominal, now));
-            self.inner.len.fetch_sub(old.len(), Ordering::AcqRel);
+        for shard in self.shards.iter() {
+            let old = {
+                let mut shard = shard.write();
+                let old = std::mem::replace(&mut *shard, Shard::new(self.inner.nominal, now));
+                self.inner.len.fetch_sub(old.len(), Ordering::AcqRel);
+                old
+            };
+            drop(old);
         }
     }
 }
@@ -365,13 +390,20 @@ impl<K, V, S> MemoryStore<K, V, S>
 where
     K: Hash + Eq + Borrow<str> + Send + Sync + 'static,
     V: Send + Sync + 'static,
-    S: BuildHasher + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
 {
     /// Removes every key matching the Redis glob `pattern`; returns how many live entries
     /// went.
     pub(crate) fn remove_matching(&self, pattern: &str) -> usize {
         self.remove_where(|key| glob::matches(pattern, key.borrow()))
     }
+}
+
+/// The shard of `hash` among `1 << bits`: the bits below hashbrown's 7-bit tag, so that
+/// the shard does not fix the tag.
+#[inline]
+fn shard_index(hash: u64, bits: u32) -> usize {
+    ((hash << 7) >> 32 >> (32 - bits)) as usize & ((1 << bits) - 1)
 }
 
 /// The store of memory caches: string keys, typed values.
@@ -382,17 +414,6 @@ where
     K: Hash + Eq,
     S: BuildHasher,
 {
-    #[inline]
-    fn shard_index(&self, hash: u64) -> usize {
-        // The bits below hashbrown's 7-bit tag, so that the shard does not fix the tag.
-        ((hash << 7) >> 32 >> (32 - self.shard_bits)) as usize & ((1 << self.shard_bits) - 1)
-    }
-
-    #[inline]
-    fn shard(&self, hash: u64) -> &RwLock<Shard<K, V>> {
-        &self.shards[self.shard_index(hash)]
-    }
-
     /// Makes room for one more entry in shard `index` (locked as `shard`): takes a free
     /// place under `max_size`, or evicts one entry and takes its place. Returns how many
     /// live entries were evicted.
@@ -454,23 +475,19 @@ where
                 let done = {
                     let mut shard = lock.write();
                     let now = clock::tick();
-                    if !shard.has_expired(now) {
-                        shard.compact(&self.hasher);
-                        true
-                    } else {
-                        let done = shard.expire(now, RECLAIM_BATCH, &self.hasher, &mut taken);
-                        if done {
-                            shard.compact(&self.hasher);
-                        }
-                        done
-                    }
+                    let done = !shard.has_expired(now)
+                        || shard.expire(now, RECLAIM_BATCH, &self.hasher, &mut taken);
+                    self.len.fetch_sub(taken.len(), Ordering::AcqRel);
+                    done
                 };
-                self.len.fetch_sub(taken.len(), Ordering::AcqRel);
                 taken.clear();
                 if done {
                     break;
                 }
             }
+            // In a lock of its own; what it replaced is freed after the lock is released.
+            let leftovers = lock.write().compact(&self.hasher);
+            drop(leftovers);
         }
     }
 }

@@ -27,6 +27,10 @@ const SMALL_PERCENT: usize = 1;
 /// Shards with fewer slots than this are never compacted.
 const MIN_COMPACT: usize = 64;
 
+/// Shards with more entries than this are not compacted (yet): compaction holds the lock
+/// for O(entries), which this keeps to about a tenth of a millisecond.
+const MAX_COMPACT: usize = 2_048;
+
 /// The bucket of an entry among the newest of the small queue, not yet on the wheel.
 const FRESH: u16 = UNSCHEDULED - 1;
 
@@ -101,6 +105,12 @@ impl<K, V> Timers for TimerLinks<'_, K, V> {
     }
 }
 
+/// The allocations a compaction replaced, kept until they can be freed outside the lock.
+pub(super) struct Leftovers<K, V> {
+    _slots: Vec<Slot<K, V>>,
+    _table: HashTable<u32>,
+}
+
 /// An entry taken out of the store, kept until it can be dropped outside the lock.
 pub(super) struct Taken<K, V> {
     _entry: (K, V),
@@ -171,6 +181,7 @@ where
     }
 
     /// Adds an entry for a key that is absent; the caller has made room.
+    #[inline(always)]
     pub(super) fn insert(
         &mut self,
         hash: u64,
@@ -278,6 +289,7 @@ where
     }
 
     /// Takes the entry at `index` out; `hash` is its key's.
+    #[inline(always)]
     pub(super) fn remove(&mut self, index: u32, hash: u64) -> Taken<K, V> {
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
             entry.remove();
@@ -310,6 +322,7 @@ where
 
     /// Takes out one entry to make room: an expired one if the queues' heads hold one,
     /// otherwise the entry S3-FIFO picks. `None` when the shard is empty.
+    #[inline(always)]
     pub(super) fn evict(&mut self, now: Nanos, hasher: &impl BuildHasher) -> Option<Taken<K, V>> {
         while self.len > 0 {
             let from_small = !self.small.is_empty()
@@ -388,39 +401,68 @@ where
         }
     }
 
-    /// Gives memory back once most slots are free: moves the entries to the front, drops
-    /// the tail, and shrinks the table. O(slots), so it runs only when a quarter or less of
-    /// the slots is in use, from the maintenance thread.
-    pub(super) fn compact(&mut self, hasher: &impl BuildHasher) {
-        if self.slots.len() < MIN_COMPACT || self.len * 4 > self.slots.len() {
-            return;
+    /// Gives memory back once most slots are free: moves the entries at the end into free
+    /// slots at the front, and moves slots and table into allocations of the right size.
+    /// The entries are found through the queues, so this costs O(entries), not O(slots),
+    /// and the old allocations are returned to be freed once the lock is released. Runs
+    /// from the maintenance thread, once a quarter or less of the slots is in use and at
+    /// most `MAX_COMPACT` entries are left.
+    pub(super) fn compact(&mut self, hasher: &impl BuildHasher) -> Option<Leftovers<K, V>> {
+        if self.slots.len() < MIN_COMPACT
+            || self.len * 4 > self.slots.len()
+            || self.len > MAX_COMPACT
+        {
+            return None;
         }
         self.age_all_fresh();
-        let target = (self.len * 2).max(MIN_COMPACT / 2);
-        let is_free = |slots: &[Slot<K, V>], i: u32| slots[i as usize].place == Place::Free;
-        let holes = (0..target as u32).filter(|&i| is_free(&self.slots, i));
-        let tail = (target as u32..self.slots.len() as u32).filter(|&i| !is_free(&self.slots, i));
-        let moves: Vec<(u32, u32)> = tail.zip(holes).collect();
-        for (from, to) in moves {
-            self.move_slot(from, to, hasher);
+        let target = (self.len * 2).max(MIN_COMPACT / 2) as u32;
+        let mut live = Vec::with_capacity(self.len);
+        for list in [self.small, self.main] {
+            let mut at = list.head;
+            while at != NIL {
+                live.push(at);
+                at = self.slots[at as usize].queue.next;
+            }
         }
-        self.slots.truncate(target);
-        self.slots.shrink_to_fit();
+        let moves: Vec<(u32, u32)> = {
+            let slots = &self.slots;
+            let mut holes = (0..target).filter(|&i| slots[i as usize].place == Place::Free);
+            live.iter_mut()
+                .filter(|index| **index >= target)
+                .map(|index| {
+                    let to = holes.next().expect("enough free slots below the target");
+                    (std::mem::replace(index, to), to)
+                })
+                .collect()
+        };
+        for (from, to) in moves {
+            self.move_slot(from, to);
+        }
+        let mut slots = Vec::with_capacity(target as usize);
+        slots.extend(self.slots.drain(..target as usize));
+        let old_slots = std::mem::replace(&mut self.slots, slots);
         self.free = NIL;
-        for index in (0..target as u32).rev() {
+        for index in (0..target).rev() {
             let slot = &mut self.slots[index as usize];
             if slot.place == Place::Free {
                 slot.queue.next = self.free;
                 self.free = index;
             }
         }
-        let slots = &self.slots;
-        self.table
-            .shrink_to(self.len, |&i| hasher.hash_one(slots[i as usize].key()));
+        let mut table = HashTable::with_capacity(self.len);
+        for index in live {
+            let slots = &self.slots;
+            let hash = hasher.hash_one(slots[index as usize].key());
+            table.insert_unique(hash, index, |&i| hasher.hash_one(slots[i as usize].key()));
+        }
+        let old_table = std::mem::replace(&mut self.table, table);
+        Some(Leftovers {
+            _slots: old_slots,
+            _table: old_table,
+        })
     }
 
-    fn move_slot(&mut self, from: u32, to: u32, hasher: &impl BuildHasher) {
-        let hash = hasher.hash_one(self.slots[from as usize].key());
+    fn move_slot(&mut self, from: u32, to: u32) {
         let moved = Slot {
             kv: self.slots[from as usize].kv.take(),
             deadline: self.slots[from as usize].deadline,
@@ -441,9 +483,6 @@ where
         queue.relocate(&mut QueueLinks(&mut self.slots), from, to);
         self.wheel
             .relocate(&mut TimerLinks(&mut self.slots), from, to);
-        if let Some(index) = self.table.find_mut(hash, |&i| i == from) {
-            *index = to;
-        }
     }
 
     /// Slots allocated, free ones included.

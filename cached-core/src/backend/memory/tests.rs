@@ -20,13 +20,16 @@ impl Rng {
 }
 
 fn check<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>) {
+    // Every change of the global count happens under the lock of the shard it concerns,
+    // so with every shard locked the two agree.
+    let shards: Vec<_> = store.inner.shards.iter().map(|s| s.read()).collect();
     let mut total = 0;
-    for shard in store.inner.shards.iter() {
-        let shard = shard.read();
+    for shard in &shards {
         shard.check(&store.inner.hasher);
         total += shard.len();
     }
     assert_eq!(total, store.len());
+    drop(shards);
     assert!(store.len() <= store.max_size());
 }
 
@@ -35,7 +38,7 @@ fn capacity<K: Hash + Eq, V, S>(store: &MemoryStore<K, V, S>) -> usize {
 }
 
 fn shard_of<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>, key: &K) -> usize {
-    store.inner.shard_index(store.inner.hasher.hash_one(key))
+    shard_index(store.hasher.hash_one(key), store.shard_bits)
 }
 
 /// Waits past `ttl` plus a level-0 tick of the wheel, then reclaims as the maintenance
