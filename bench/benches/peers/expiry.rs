@@ -19,26 +19,21 @@ const WORKING_SET: u64 = 20_000;
 /// How long to wait for memory to come back before giving up.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-/// The busy program's call latencies, before the entries expired and from then on.
-#[derive(Default)]
-struct Latencies {
-    before: Histogram,
-    during: Histogram,
-}
-
 /// What one run observed.
 struct Observed {
     added: usize,
     left: usize,
     back_after: Option<Duration>,
     held_after: usize,
-    latencies: Option<Latencies>,
+    latencies: Option<Histogram>,
+    /// How long the busy program was timed.
+    timed: Duration,
 }
 
 /// The busy program's loop until `stop`: reads of its own keys, every eighth call a write,
-/// each call timed.
-fn busy(store: &MemoryStore<u64, u64>, expire_at: Instant, stop: &AtomicBool) -> Latencies {
-    let mut latencies = Latencies::default();
+/// each call from `from` on timed.
+fn busy(store: &MemoryStore<u64, u64>, from: Instant, stop: &AtomicBool) -> Histogram {
+    let mut latencies = Histogram::default();
     let mut key = 0;
     let mut calls = 0_u64;
     while !stop.load(Ordering::Relaxed) {
@@ -51,22 +46,35 @@ fn busy(store: &MemoryStore<u64, u64>, expire_at: Instant, stop: &AtomicBool) ->
         } else {
             black_box(store.get(&key, |v| *v));
         }
-        let now = Instant::now();
-        let phase = if now < expire_at {
-            &mut latencies.before
-        } else {
-            &mut latencies.during
-        };
-        phase.record(now - start);
+        if start >= from {
+            latencies.record(start.elapsed());
+        }
     }
     latencies
 }
 
-fn observe(with_load: bool) -> Observed {
-    let store: MemoryStore<u64, u64> = MemoryStore::new((ENTRIES + WORKING_SET) as usize);
+fn working_set() -> MemoryStore<u64, u64> {
+    let store = MemoryStore::new((ENTRIES + WORKING_SET) as usize);
     for key in ENTRIES..ENTRIES + WORKING_SET {
         store.set(&key, key, LONG);
     }
+    store
+}
+
+/// The control: the busy program alone for `duration`, with nothing expiring.
+fn control(duration: Duration) -> Histogram {
+    let store = working_set();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| busy(&store, Instant::now(), &stop));
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        load.join().expect("the busy thread panicked")
+    })
+}
+
+fn observe(with_load: bool) -> Observed {
+    let store = working_set();
     let baseline = Counting::live();
     let start = Instant::now();
     for key in 0..ENTRIES {
@@ -92,6 +100,7 @@ fn observe(with_load: bool) -> Observed {
             std::thread::sleep(Duration::from_millis(500));
         }
         stop.store(true, Ordering::Relaxed);
+        let timed = Instant::now().saturating_duration_since(first_expiry);
         let latencies = load.map(|l| l.join().expect("the busy thread panicked"));
         Observed {
             added,
@@ -99,6 +108,7 @@ fn observe(with_load: bool) -> Observed {
             back_after,
             held_after: store.len(),
             latencies,
+            timed,
         }
     })
 }
@@ -135,6 +145,7 @@ fn latency_row(table: &mut Table, phase: &str, h: &Histogram) {
         h.count().to_string(),
         micros(h.quantile(0.5)),
         micros(h.quantile(0.999)),
+        micros(h.quantile(0.9999)),
         micros(h.quantile(0.99999)),
         micros(h.max()),
     ]);
@@ -154,6 +165,7 @@ pub(crate) fn run() -> String {
         "calls",
         "p50 µs",
         "p99.9 µs",
+        "p99.99 µs",
         "p99.999 µs",
         "max µs",
     ]);
@@ -170,9 +182,14 @@ pub(crate) fn run() -> String {
             }),
             o.held_after.to_string(),
         ]);
-        if let Some(l) = &o.latencies {
-            latency_row(&mut latency, "before the entries expire", &l.before);
-            latency_row(&mut latency, "from the first expiry on", &l.during);
+        if let Some(during) = &o.latencies {
+            eprintln!("  expiry: control");
+            latency_row(&mut latency, "control: nothing expiring", &control(o.timed));
+            latency_row(
+                &mut latency,
+                "from the first expiry until reclaimed, +0.5 s",
+                during,
+            );
         }
     }
     eprintln!("  expiry: moka, idle");

@@ -60,14 +60,10 @@ fn main() {
     }
     Counting::stop();
     if run("scan") {
-        let (warmup, window) = if quick {
-            (200_000, 20_000)
-        } else {
-            (2_000_000, 100_000)
-        };
+        let warmup = if quick { 200_000 } else { 2_000_000 };
         println!(
             "\n## Scan resistance, u64 keys\n\n{}",
-            scan::run(&contenders::bounded::<u64>(), warmup, window)
+            scan::run(&contenders::bounded::<u64>(), warmup)
         );
     }
     if run("throughput") {
