@@ -129,7 +129,7 @@ fn under_concurrent_eviction_only_evicted_entries_are_lost() {
                     let mut rng = SplitMix::new(thread + 10);
                     for _ in 0..50_000 {
                         let key = (thread << 32) | (rng.next_u64() % 2_000);
-                        if rng.next_u64() % 2 == 0 {
+                        if rng.next_u64().is_multiple_of(2) {
                             let value = rng.next_u64();
                             let (replaced, e) = store.compute(&key, |current| {
                                 (Action::Put(value, Expiry::After(LONG)), current.is_some())
@@ -179,7 +179,7 @@ fn expired_entries_are_never_returned_under_concurrency() {
                 let started = Instant::now();
                 while started.elapsed() < Duration::from_millis(400) {
                     let key = rng.next_u64() % 500;
-                    if thread % 2 == 0 {
+                    if thread.is_multiple_of(2) {
                         let ttl = Duration::from_millis(1 + rng.next_u64() % 20);
                         store.compute(&key, |_| {
                             (
@@ -224,7 +224,7 @@ async fn many_tasks_mixing_every_operation_never_deadlock() {
                             6 => drop(cache.incr("counter", 1).await.unwrap()),
                             7 => drop(cache.delete_pattern("k:1*").await.unwrap()),
                             8 => drop(cache.get_or_set(&key, || async { 1_u64 }, None).await),
-                            _ if rng.next_u64() % 20 == 0 => cache.clear().await.unwrap(),
+                            _ if rng.next_u64().is_multiple_of(20) => cache.clear().await.unwrap(),
                             _ => drop(cache.exists(&key).await.unwrap()),
                         }
                         assert!(cache.entry_count().unwrap() <= max_size);

@@ -41,7 +41,7 @@ fn busy(store: &MemoryStore<u64, u64>, from: Instant, stop: &AtomicBool) -> Hist
         let key = ENTRIES + key;
         calls += 1;
         let start = Instant::now();
-        if calls % 8 == 0 {
+        if calls.is_multiple_of(8) {
             store.set(&key, key, LONG);
         } else {
             black_box(store.get(&key, |v| *v));

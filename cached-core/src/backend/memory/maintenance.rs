@@ -44,7 +44,7 @@ fn run() {
         thread::sleep(TICK);
         clock::tick();
         ticks = ticks.wrapping_add(1);
-        if ticks % RECLAIM_EVERY == 0 {
+        if ticks.is_multiple_of(RECLAIM_EVERY) {
             let stores: Vec<Arc<dyn Maintained>> = {
                 let mut stores = STORES.lock();
                 stores.retain(|store| store.strong_count() > 0);

@@ -285,7 +285,7 @@ fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
                 assert_eq!(got, reference.get(&key).copied());
             }
         }
-        if op % 997 == 0 {
+        if op.is_multiple_of(997) {
             check(&store);
             store.inner.reclaim();
         }
