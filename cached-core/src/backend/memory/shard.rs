@@ -171,7 +171,9 @@ where
     {
         let slots = &self.slots;
         self.table
-            .find(hash, |&index| slots[index as usize].key().borrow() == key)
+            .find(hash, |&index| {
+                matches!(&slots[index as usize].kv, Some((held, _)) if held.borrow() == key)
+            })
             .copied()
     }
 
