@@ -1,6 +1,8 @@
 //! The registry of named caches, and of custom backends by name.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use arc_swap::ArcSwap;
@@ -26,26 +28,58 @@ static FACTORIES: LazyLock<RwLock<HashMap<String, Factory>>> = LazyLock::new(Def
 static REGISTRY: LazyLock<ArcSwap<Registry>> = LazyLock::new(|| {
     let default =
         build(DEFAULT_CACHE, &CacheConfig::memory()).expect("the default configuration is valid");
-    ArcSwap::from_pointee(Registry {
-        caches: HashMap::from([(DEFAULT_CACHE.to_owned(), default.clone())]),
-        default,
-    })
+    let mut caches = Caches::default();
+    caches.insert(DEFAULT_CACHE.to_owned(), default.clone());
+    ArcSwap::from_pointee(Registry { caches, default })
 });
 
+/// Bumped after every `configure`, so that each thread knows when its snapshot of the
+/// registry is stale. Starts at 1, so that an empty snapshot (generation 0) is stale.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's snapshot of the registry and the generation it was taken at: a lookup
+    /// reads one shared atomic that only `configure` writes, instead of taking a reference
+    /// to the registry every time.
+    static SNAPSHOT: RefCell<(u64, Option<Arc<Registry>>)> = const { RefCell::new((0, None)) };
+}
+
+type Caches = HashMap<String, Cache, foldhash::fast::RandomState>;
+
 struct Registry {
-    caches: HashMap<String, Cache>,
+    caches: Caches,
     default: Cache,
+}
+
+/// Calls `f` with the current registry.
+fn with_registry<R>(f: impl FnOnce(&Registry) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    SNAPSHOT.with(|snapshot| {
+        if snapshot.borrow().0 != generation {
+            let Ok(mut stale) = snapshot.try_borrow_mut() else {
+                return f(&REGISTRY.load());
+            };
+            *stale = (generation, Some(REGISTRY.load_full()));
+        }
+        match &snapshot.borrow().1 {
+            Some(registry) => f(registry),
+            None => f(&REGISTRY.load()),
+        }
+    })
 }
 
 /// The cache named `"default"`. Without any configuration it is an in-process memory cache,
 /// so a program works with nothing set up.
 pub fn cache() -> Cache {
-    REGISTRY.load().default.clone()
+    with_registry(|registry| registry.default.clone())
 }
 
 /// The cache named `name`; [`Error::UnknownCache`] when it is not configured.
 pub fn get_cache(name: &str) -> Result<Cache> {
-    let registry = REGISTRY.load();
+    with_registry(|registry| lookup(registry, name))
+}
+
+fn lookup(registry: &Registry, name: &str) -> Result<Cache> {
     registry.caches.get(name).cloned().ok_or_else(|| {
         let mut known: Vec<String> = registry.caches.keys().cloned().collect();
         known.sort();
@@ -63,7 +97,7 @@ pub fn get_cache(name: &str) -> Result<Cache> {
 /// Handles obtained before reconfiguring keep working on the caches they were taken from.
 pub fn configure(settings: CacheSettings) -> Result<(), ConfigError> {
     let mut problems = Vec::new();
-    let mut caches = HashMap::new();
+    let mut caches = Caches::default();
     for (name, config) in settings.iter() {
         match build(name, config) {
             Ok(cache) => {
@@ -84,6 +118,7 @@ pub fn configure(settings: CacheSettings) -> Result<(), ConfigError> {
         .clone();
     tracing::info!(target: LOG_TARGET, caches = ?caches.keys().collect::<Vec<_>>(), "cache configuration installed");
     REGISTRY.store(Arc::new(Registry { caches, default }));
+    GENERATION.fetch_add(1, Ordering::Release);
     Ok(())
 }
 
@@ -230,11 +265,12 @@ fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<ConfigProblem>> 
 /// Calls `f` with the cache named `name`, borrowed from the registry rather than cloned, so
 /// that the hit path of `#[cached]` writes no shared reference count.
 pub(crate) fn with_cache<R>(name: &str, f: impl FnOnce(Option<&Cache>) -> R) -> R {
-    let registry = REGISTRY.load();
-    if name == DEFAULT_CACHE {
-        return f(Some(&registry.default));
-    }
-    f(registry.caches.get(name))
+    with_registry(|registry| {
+        if name == DEFAULT_CACHE {
+            return f(Some(&registry.default));
+        }
+        f(registry.caches.get(name))
+    })
 }
 
 #[cfg(all(test, not(feature = "redis")))]
