@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
 
 /// A snapshot of one cache's counters since it was configured.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,7 +62,13 @@ impl Stats {
 
 const STRIPES: usize = 16;
 
-/// A counter split into cache-line-padded stripes; each thread adds to its own stripe.
+/// The stripe shared, with atomic read-modify-writes, by every thread past the first
+/// `STRIPES - 1` to count.
+const SHARED: usize = STRIPES - 1;
+
+/// A counter split into cache-line-padded stripes. Each of the first threads to count owns
+/// a stripe and is its only writer, so it adds with a plain load and store (no locked
+/// instruction on the hit path); later threads share the last stripe.
 pub(crate) struct Counter {
     stripes: [CachePadded<AtomicU64>; STRIPES],
 }
@@ -75,12 +82,21 @@ impl Default for Counter {
 }
 
 impl Counter {
+    #[inline]
     pub(crate) fn add(&self, n: u64) {
-        if n != 0 {
-            self.stripes[stripe()].fetch_add(n, Ordering::Relaxed);
+        if n == 0 {
+            return;
+        }
+        let index = stripe();
+        let cell = &self.stripes[index];
+        if index == SHARED {
+            cell.fetch_add(n, Ordering::Relaxed);
+        } else {
+            cell.store(cell.load(Ordering::Relaxed) + n, Ordering::Relaxed);
         }
     }
 
+    #[inline]
     pub(crate) fn incr(&self) {
         self.add(1);
     }
@@ -90,12 +106,37 @@ impl Counter {
     }
 }
 
+/// This thread's stripe: its own while there are unowned ones, else the shared one. A
+/// thread gives its stripe back when it exits, so that short-lived threads do not use them
+/// all up.
+#[inline]
 fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        static STRIPE: Claim = Claim::new();
     }
-    STRIPE.with(|s| *s)
+    STRIPE.try_with(|claim| claim.0).unwrap_or(SHARED)
+}
+
+/// A stripe owned by the current thread (or the shared one).
+struct Claim(usize);
+
+/// Stripes given back by threads that exited.
+static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+impl Claim {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let free = FREE.lock().pop();
+        Self(free.unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed).min(SHARED)))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.0 != SHARED {
+            FREE.lock().push(self.0);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,11 +147,26 @@ mod tests {
     fn counts_from_many_threads_add_up() {
         let counter = Counter::default();
         std::thread::scope(|s| {
-            for _ in 0..8 {
+            for _ in 0..(3 * STRIPES) {
                 s.spawn(|| (0..1000).for_each(|_| counter.incr()));
             }
         });
-        assert_eq!(counter.get(), 8000);
+        assert_eq!(counter.get(), 3 * STRIPES as u64 * 1000);
+    }
+
+    #[test]
+    fn exited_threads_give_their_stripes_back() {
+        for _ in 0..(4 * STRIPES) {
+            std::thread::spawn(stripe).join().unwrap();
+        }
+        let stripes: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2).map(|_| s.spawn(stripe)).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            stripes.iter().all(|&stripe| stripe != SHARED),
+            "{stripes:?}"
+        );
     }
 
     #[test]
