@@ -98,12 +98,14 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
         Some(flag) if !flag.value => TokenStream::new(),
         _ => companions(&krate, function, spec, &cache_name),
     };
+    let hit = hit_now(&krate, function, &site, &key);
     quote! {
         #attrs
         #vis #sig {
             #inner_attrs
             let #site = #site_expr;
             let #key = #key_expr;
+            #hit
             #call
         }
         #companions
@@ -514,6 +516,36 @@ fn mixed(name: &str) -> Ident {
 
 /// `callee(args).await`, with the callee, the parentheses and `.await` spanned on `span`
 /// (the return type), so that an unmet bound of the runtime is reported there.
+/// The hit answered before any future is built (a memory hit), returning early; on
+/// anything else the key is handed back for the call.
+///
+/// Output:
+///
+/// ```text
+/// let __key = match hit_now::<CACHED>(__site, __key) { Ok(v) => return WRAP(v), Err(k) => k };
+/// ```
+fn hit_now(krate: &TokenStream, function: &Function<'_>, site: &Ident, key: &Ident) -> TokenStream {
+    let ret = &function.ret;
+    let span = ret.span();
+    let value = mixed("__value");
+    let (cached, hit) = match function.mode {
+        Mode::Value => (quote!(#ret), quote!(#value)),
+        Mode::Result => (
+            quote!(<#ret as #krate::__private::IsResult>::Ok),
+            quote!(::core::result::Result::Ok(#value)),
+        ),
+    };
+    let check = respan(quote!(#krate::__private::hit_now::<#cached>), span);
+    let mut args = Group::new(Delimiter::Parenthesis, quote!(#site, #key));
+    args.set_span(span);
+    quote! {
+        let #key = match #check #args {
+            ::core::result::Result::Ok(#value) => return #hit,
+            ::core::result::Result::Err(#key) => #key,
+        };
+    }
+}
+
 fn spanned_call(callee: TokenStream, mut args: Group, span: Span) -> TokenStream {
     let callee = respan(callee, span);
     args.set_span(span);

@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::key::KeyResult;
+use super::key::{KeyResult, recycle};
 use super::site::Site;
 use crate::cache::Cache;
 use crate::registry;
@@ -36,7 +36,12 @@ where
         })
     });
     match now {
-        Some(Now::Hit(value)) => Start::Hit(value),
+        Some(Now::Hit(value)) => {
+            if let Ok(key) = key {
+                recycle(key);
+            }
+            Start::Hit(value)
+        }
         Some(Now::Miss(cache)) => Start::Load(cache, key.unwrap_or_default()),
         Some(Now::Later) | None => {
             let Some((cache, key)) = site.prepare(key) else {
@@ -50,6 +55,29 @@ where
     }
 }
 
+/// A hit answered before the call builds any future: the value when the site's cache can
+/// answer at once (memory) and holds a live value of type `T` at the key; otherwise the key
+/// back, for [`start`], which looks again and counts what it finds. Only a hit is counted
+/// here.
+#[inline]
+pub fn hit_now<T>(site: &'static Site, key: KeyResult) -> Result<T, KeyResult>
+where
+    T: DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    let Ok(rendered) = &key else {
+        return Err(key);
+    };
+    match registry::with_cache(site.cache_name(), |cache| cache?.hit_now(rendered)) {
+        Some(value) => {
+            if let Ok(key) = key {
+                recycle(key);
+            }
+            Ok(value)
+        }
+        None => Err(key),
+    }
+}
+
 enum Now<T> {
     Hit(T),
     Miss(Cache),
@@ -57,6 +85,20 @@ enum Now<T> {
 }
 
 impl Cache {
+    /// The value at `key` when the store answers at once and has a live value of type `T`;
+    /// a hit is counted and logged, nothing else is.
+    #[inline]
+    fn hit_now<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        let Store::Memory(store) = &self.inner.store else {
+            return None;
+        };
+        let value = store.get(key, |stored| value::read::<T>(&**stored).ok())??;
+        Some(self.count_lookup(key, Lookup::Hit(value)))?
+    }
+
     /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
     /// when the store cannot answer at once.
     fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>

@@ -1,6 +1,8 @@
 //! Keys as the expansions build them: literal text from the attribute, values rendered
 //! through `serde`, and the digest form when the result is too long.
 
+use std::cell::Cell;
+
 use serde::Serialize;
 
 use crate::key::{self, RenderError};
@@ -15,10 +17,13 @@ pub struct Key {
 }
 
 impl Key {
-    /// A key starting with `text`.
+    /// A key starting with `text`, built in this thread's spare buffer when it has one.
     #[inline]
     pub fn new(text: &'static str) -> Self {
-        let mut out = String::with_capacity(text.len() + 24);
+        let mut out = SPARE
+            .take()
+            .unwrap_or_else(|| String::with_capacity(text.len() + 24));
+        out.clear();
         out.push_str(text);
         Self { out, error: None }
     }
@@ -59,6 +64,20 @@ impl Key {
             None => Ok(self.out),
             Some(error) => Err(error),
         }
+    }
+}
+
+thread_local! {
+    /// A key buffer given back by a call that only needed to borrow its key (a hit), so
+    /// that the next call on this thread renders without allocating.
+    static SPARE: Cell<Option<String>> = const { Cell::new(None) };
+}
+
+/// Keeps `key`'s buffer for the next key rendered on this thread; small buffers only.
+#[inline]
+pub(crate) fn recycle(key: String) {
+    if key.capacity() <= 512 {
+        SPARE.set(Some(key));
     }
 }
 
