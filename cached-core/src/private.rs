@@ -16,7 +16,7 @@ pub use cached::{
     Condition, IsResult, KeepErr, OwnErr, ShareErr, SharedErr, Sharing, cached, condition,
     condition_ok,
 };
-pub use hit::hit_now;
+pub use hit::{Pending, hit_now};
 pub use invalidate::{Invalidation, invalidate_entry, is_ok};
 pub use key::{Key, KeyResult, custom_key};
 pub use site::Site;

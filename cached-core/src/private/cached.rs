@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::hit::{Start, start};
-use super::key::KeyResult;
+use super::hit::{Pending, Start, start};
 use super::site::Site;
 use crate::cache::Cache;
 use crate::store::Lookup;
@@ -71,7 +70,7 @@ impl<T, E> IsResult for Result<T, E> {
 /// error or an undecodable value each make the call run its body (logged at `warn`).
 pub async fn cached<R, F>(
     site: &'static Site,
-    key: KeyResult,
+    pending: Pending,
     ttl: Option<Duration>,
     condition: Condition<'_, R>,
     body: F,
@@ -80,7 +79,7 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     F: Future<Output = R>,
 {
-    let (cache, key) = match start::<R>(site, key).await {
+    let (cache, key) = match start::<R>(site, pending).await {
         Start::Hit(value) => return value,
         Start::Load(cache, key) => (cache, key),
         Start::Uncached => return body.await,
@@ -156,7 +155,7 @@ impl SharedErr {
     pub async fn cached<T, E, F>(
         self,
         site: &'static Site,
-        key: KeyResult,
+        pending: Pending,
         ttl: Option<Duration>,
         condition: Condition<'_, T>,
         body: F,
@@ -166,7 +165,7 @@ impl SharedErr {
         E: Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
     {
-        let (cache, key) = match start::<T>(site, key).await {
+        let (cache, key) = match start::<T>(site, pending).await {
             Start::Hit(value) => return Ok(value),
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
@@ -197,7 +196,7 @@ impl OwnErr {
     pub async fn cached<T, E, F>(
         self,
         site: &'static Site,
-        key: KeyResult,
+        pending: Pending,
         ttl: Option<Duration>,
         condition: Condition<'_, T>,
         body: F,
@@ -206,7 +205,7 @@ impl OwnErr {
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, E>>,
     {
-        let (cache, key) = match start::<T>(site, key).await {
+        let (cache, key) = match start::<T>(site, pending).await {
             Start::Hit(value) => return Ok(value),
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,

@@ -1,5 +1,6 @@
-//! The start of a `#[cached]` call: a hit answered without cloning the cache's handle or
-//! awaiting, when the store can answer at once (memory); otherwise the handle for a load.
+//! The start of a `#[cached]` call: a memory lookup answered without cloning the cache's
+//! handle or awaiting (a hit returns before any future is built); otherwise the lookup
+//! that awaits the store.
 
 use serde::de::DeserializeOwned;
 
@@ -20,30 +21,26 @@ pub(crate) enum Start<T> {
     Uncached,
 }
 
-/// Looks `key` up in the site's cache; every failure leads to [`Start::Uncached`] or to a
-/// load, logged and counted as [`Cache::lookup`] does.
-pub(crate) async fn start<T>(site: &'static Site, key: KeyResult) -> Start<T>
+/// A call that [`hit_now`] could not answer, handed on to [`start`].
+pub struct Pending(Looked);
+
+enum Looked {
+    /// The store answered at once and had no usable value (counted and logged).
+    Missed(Cache, String),
+    /// The store was not looked at: it must be awaited, or there is no cache or no key.
+    Not(KeyResult),
+}
+
+/// How the call goes on after [`hit_now`]: a load when the store already missed, else a
+/// lookup that awaits the store; failures lead to [`Start::Uncached`] or to a load, logged
+/// and counted as [`Cache::lookup`] does.
+pub(crate) async fn start<T>(site: &'static Site, pending: Pending) -> Start<T>
 where
     T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
-    let now = registry::with_cache(site.cache_name(), |cache| {
-        let cache = cache?;
-        let key = key.as_ref().ok()?;
-        Some(match cache.lookup_now::<T>(key) {
-            Some(Some(value)) => Now::Hit(value),
-            Some(None) => Now::Miss(cache.clone()),
-            None => Now::Later,
-        })
-    });
-    match now {
-        Some(Now::Hit(value)) => {
-            if let Ok(key) = key {
-                recycle(key);
-            }
-            Start::Hit(value)
-        }
-        Some(Now::Miss(cache)) => Start::Load(cache, key.unwrap_or_default()),
-        Some(Now::Later) | None => {
+    match pending.0 {
+        Looked::Missed(cache, key) => Start::Load(cache, key),
+        Looked::Not(key) => {
             let Some((cache, key)) = site.prepare(key) else {
                 return Start::Uncached;
             };
@@ -55,67 +52,51 @@ where
     }
 }
 
-/// A hit answered before the call builds any future: the value when the site's cache can
-/// answer at once (memory) and holds a live value of type `T` at the key; otherwise the key
-/// back, for [`start`], which looks again and counts what it finds. Only a hit is counted
-/// here.
+/// The lookup of a `#[cached]` call before it builds any future: answered here, counted
+/// and logged, when the site's cache can answer at once (memory), so that a hit returns
+/// early and a miss goes straight to the load; otherwise handed on for [`start`].
 #[inline]
-pub fn hit_now<T>(site: &'static Site, key: KeyResult) -> Result<T, KeyResult>
+pub fn hit_now<T>(site: &'static Site, key: KeyResult) -> Result<T, Pending>
 where
     T: DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let Ok(rendered) = &key else {
-        return Err(key);
+        return Err(Pending(Looked::Not(key)));
     };
-    match registry::with_cache(site.cache_name(), |cache| cache?.hit_now(rendered)) {
-        Some(value) => {
+    let lookup = registry::with_cache(site.cache_name(), |cache| {
+        let cache = cache?;
+        let value = cache.lookup_now::<T>(rendered)?;
+        Some(value.ok_or_else(|| cache.clone()))
+    });
+    match lookup {
+        Some(Ok(value)) => {
             if let Ok(key) = key {
                 recycle(key);
             }
             Ok(value)
         }
-        None => Err(key),
+        Some(Err(cache)) => Err(Pending(Looked::Missed(cache, key.unwrap_or_default()))),
+        None => Err(Pending(Looked::Not(key))),
     }
 }
 
-enum Now<T> {
-    Hit(T),
-    Miss(Cache),
-    Later,
-}
-
 impl Cache {
-    /// The value at `key` when the store answers at once and has a live value of type `T`;
-    /// a hit is counted and logged, nothing else is.
+    /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
+    /// when the store cannot answer at once.
     #[inline]
-    fn hit_now<T>(&self, key: &str) -> Option<T>
+    fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>
     where
         T: DeserializeOwned + Clone + 'static,
     {
         let Store::Memory(store) = &self.inner.store else {
             return None;
         };
-        let value = store.get(key, |stored| value::read::<T>(&**stored).ok())??;
-        Some(self.count_lookup(key, Lookup::Hit(value)))?
-    }
-
-    /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
-    /// when the store cannot answer at once.
-    fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>
-    where
-        T: DeserializeOwned + Clone + 'static,
-    {
-        match &self.inner.store {
-            Store::Memory(store) => {
-                let lookup = store
-                    .get(key, |stored| match value::read::<T>(&**stored) {
-                        Ok(value) => Lookup::Hit(value),
-                        Err(error) => Lookup::Undecodable(error),
-                    })
-                    .unwrap_or(Lookup::Miss);
-                Some(self.count_lookup(key, lookup))
-            }
-            _ => None,
-        }
+        let lookup = store
+            .get(key, |stored| match value::read::<T>(&**stored) {
+                Ok(value) => Lookup::Hit(value),
+                Err(error) => Lookup::Undecodable(error),
+            })
+            .unwrap_or(Lookup::Miss);
+        Some(self.count_lookup(key, lookup))
     }
 }
