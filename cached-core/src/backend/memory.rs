@@ -50,8 +50,10 @@ const MIN_SHARD_SIZE: usize = 64;
 /// microseconds, short enough that a reader arriving meanwhile spins instead of sleeping.
 const RECLAIM_BATCH: usize = 32;
 
-/// The default hasher: fast, and seeded per store.
-pub type DefaultHashBuilder = foldhash::fast::RandomState;
+/// The default hasher: fast, seeded per store, and mixed well in every bit (quick_cache's
+/// default too). foldhash's `fast` variant mixes an integer poorly under some seeds: 10,000
+/// consecutive `u64` keys then fell 105 to 436 to a shard of 32 (about 312 each expected).
+pub type DefaultHashBuilder = foldhash::quality::RandomState;
 
 /// What [`MemoryStore::compute`] does with a key after looking at it.
 pub enum Action<V> {
@@ -107,16 +109,16 @@ pub struct MemoryStore<K, V, S = DefaultHashBuilder> {
     // shard without going through `inner` first.
     shards: Arc<[Locked<K, V>]>,
     hasher: S,
-    shard_bits: u32,
-    inner: Arc<Inner<K, V, S>>,
+    /// The number of shards less one (a power of two less one).
+    shard_mask: usize,
+    inner: Arc<Inner<K, V>>,
 }
 
 /// One shard under its lock, alone on its cache lines.
 type Locked<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
-struct Inner<K, V, S> {
+struct Inner<K, V> {
     shards: Arc<[Locked<K, V>]>,
-    hasher: S,
     /// Entries held: never above `max_size`, and changed only under the lock of the shard
     /// whose entries change.
     len: CachePadded<AtomicUsize>,
@@ -129,7 +131,7 @@ impl<K, V, S: Clone> Clone for MemoryStore<K, V, S> {
         Self {
             shards: Arc::clone(&self.shards),
             hasher: self.hasher.clone(),
-            shard_bits: self.shard_bits,
+            shard_mask: self.shard_mask,
             inner: Arc::clone(&self.inner),
         }
     }
@@ -189,13 +191,12 @@ where
         }
         let nominal = max_size.div_ceil(shards);
         let now = clock::recent();
-        let shard_bits = shards.trailing_zeros();
+        let shard_mask = shards - 1;
         let shards: Arc<[Locked<K, V>]> = (0..shards)
             .map(|_| CachePadded::new(RwLock::new(Shard::new(nominal, now))))
             .collect();
         let inner = Arc::new(Inner {
             shards: Arc::clone(&shards),
-            hasher: hasher.clone(),
             len: CachePadded::new(AtomicUsize::new(0)),
             max_size,
             nominal,
@@ -205,16 +206,17 @@ where
         Self {
             shards,
             hasher,
-            shard_bits,
+            shard_mask,
             inner,
         }
     }
 
-    /// The hash of `key` and the index of its shard.
+    /// The hash of `key` within its shard (the low half of its hash), and the index of its
+    /// shard (bits of the high half).
     #[inline]
-    fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, usize) {
+    fn locate<Q: Hash + ?Sized>(&self, key: &Q) -> (u32, usize) {
         let hash = self.hasher.hash_one(key);
-        (hash, shard_index(hash, self.shard_bits))
+        (hash as u32, shard_index(hash, self.shard_mask))
     }
 
     /// Reads the live value at `key` through `read`, counting the access for eviction.
@@ -307,7 +309,7 @@ where
                 match action {
                     Action::Keep => {}
                     Action::Remove => {
-                        garbage.expired = Some(shard.remove(slot, hash));
+                        garbage.expired = Some(shard.remove(slot));
                         inner.len.fetch_sub(1, Ordering::AcqRel);
                     }
                     Action::Put(value, expiry) => {
@@ -320,7 +322,7 @@ where
                 }
                 return (result, 0);
             }
-            garbage.expired = Some(shard.remove(slot, hash));
+            garbage.expired = Some(shard.remove(slot));
             inner.len.fetch_sub(1, Ordering::AcqRel);
         }
         let (action, result) = decide(None);
@@ -331,8 +333,8 @@ where
             Expiry::After(ttl) => clock::deadline(now, ttl),
             Expiry::Unchanged => NEVER,
         };
-        let evicted = inner.make_room(&mut shard, index, now, &mut garbage);
-        shard.insert(hash, key.to_owned().into(), value, deadline, &self.hasher);
+        let (evicted, into) = inner.make_room(&mut shard, index, now, &mut garbage);
+        garbage.displaced = shard.insert(hash, key.to_owned().into(), value, deadline, into);
         (result, evicted)
     }
 
@@ -348,7 +350,7 @@ where
         let Some(index) = shard.find(hash, key) else {
             return false;
         };
-        let taken = garbage.expired.insert(shard.remove(index, hash));
+        let taken = garbage.expired.insert(shard.remove(index));
         self.inner.len.fetch_sub(1, Ordering::AcqRel);
         clock::is_live(taken.deadline)
     }
@@ -361,7 +363,7 @@ where
         for shard in self.shards.iter() {
             {
                 let mut shard = shard.write();
-                shard.retain(&self.hasher, |key| !predicate(key), &mut taken);
+                shard.retain(|key| !predicate(key), &mut taken);
                 self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
             }
             live += taken
@@ -400,24 +402,24 @@ where
     }
 }
 
-/// The shard of `hash` among `1 << bits`: the bits below hashbrown's 7-bit tag, so that
-/// the shard does not fix the tag.
+/// The shard of `hash` (`mask` is the number of shards less one): bits of the upper half,
+/// independent of the lower half that the shard's table and ghost list use.
 #[inline]
-fn shard_index(hash: u64, bits: u32) -> usize {
-    ((hash << 7) >> 32 >> (32 - bits)) as usize & ((1 << bits) - 1)
+fn shard_index(hash: u64, mask: usize) -> usize {
+    (hash >> 32) as usize & mask
 }
 
 /// The store of memory caches: string keys, typed values.
 pub(crate) type ValueStore = MemoryStore<Box<str>, Value>;
 
-impl<K, V, S> Inner<K, V, S>
+impl<K, V> Inner<K, V>
 where
     K: Hash + Eq,
-    S: BuildHasher,
 {
     /// Makes room for one more entry in shard `index` (locked as `shard`): takes a free
     /// place under `max_size`, or evicts one entry and takes its place. Returns how many
-    /// live entries were evicted.
+    /// live entries were evicted, and the slot of this shard to insert into when the
+    /// evicted entry was this shard's (it is still in the slot, to be replaced).
     #[inline(always)]
     fn make_room(
         &self,
@@ -425,7 +427,7 @@ where
         index: usize,
         now: Nanos,
         garbage: &mut Garbage<K, V>,
-    ) -> u64 {
+    ) -> (u64, Option<u32>) {
         let mut len = self.len.load(Ordering::Acquire);
         loop {
             if len < self.max_size {
@@ -435,16 +437,15 @@ where
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return 0,
+                    Ok(_) => return (0, None),
                     Err(current) => {
                         len = current;
                         continue;
                     }
                 }
             }
-            garbage.evicted = shard.evict(now, &self.hasher);
-            if let Some(taken) = &garbage.evicted {
-                return u64::from(taken.deadline > now);
+            if let Some(slot) = shard.evict_in_place(now) {
+                return (u64::from(shard.slot(slot).deadline() > now), Some(slot));
             }
             // This shard is empty while the store is full: take the place of an entry of
             // another shard, without waiting on its lock (its holder may be waiting on ours).
@@ -452,9 +453,9 @@ where
                 if other != index
                     && let Some(mut other) = lock.try_write()
                 {
-                    garbage.evicted = other.evict(now, &self.hasher);
+                    garbage.evicted = other.evict(now);
                     if let Some(taken) = &garbage.evicted {
-                        return u64::from(taken.deadline > now);
+                        return (u64::from(taken.deadline > now), None);
                     }
                 }
             }
@@ -464,11 +465,10 @@ where
     }
 }
 
-impl<K, V, S> maintenance::Maintained for Inner<K, V, S>
+impl<K, V> maintenance::Maintained for Inner<K, V>
 where
     K: Hash + Eq + Send + Sync,
     V: Send + Sync,
-    S: BuildHasher + Send + Sync,
 {
     fn reclaim(&self) {
         let mut taken = Vec::new();
@@ -477,8 +477,8 @@ where
                 let done = {
                     let mut shard = lock.write();
                     let now = clock::tick();
-                    let done = !shard.has_expired(now)
-                        || shard.expire(now, RECLAIM_BATCH, &self.hasher, &mut taken);
+                    let done =
+                        !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
                     self.len.fetch_sub(taken.len(), Ordering::AcqRel);
                     done
                 };
@@ -488,7 +488,7 @@ where
                 }
             }
             // In a lock of its own; what it replaced is freed after the lock is released.
-            let leftovers = lock.write().compact(&self.hasher);
+            let leftovers = lock.write().compact();
             drop(leftovers);
         }
     }
@@ -498,8 +498,10 @@ where
 struct Garbage<K, V> {
     /// The key's own entry, found expired.
     expired: Option<Taken<K, V>>,
-    /// The entry evicted to make room.
+    /// The entry evicted from another shard to make room.
     evicted: Option<Taken<K, V>>,
+    /// The entry evicted from the key's shard, whose slot the key took.
+    displaced: Option<(K, V)>,
     /// The value a `Put` replaced.
     value: Option<V>,
 }
@@ -509,6 +511,7 @@ impl<K, V> Default for Garbage<K, V> {
         Self {
             expired: None,
             evicted: None,
+            displaced: None,
             value: None,
         }
     }

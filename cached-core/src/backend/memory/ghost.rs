@@ -2,14 +2,14 @@
 //! back while it is remembered has proven it is not a one-hit wonder and enters the main
 //! queue directly.
 //!
-//! Remembered as 32-bit fingerprints in a direct-mapped table: remembering and forgetting
+//! Remembered as 16-bit fingerprints in a direct-mapped table: remembering and forgetting
 //! touch one cache line, and a newer key evicts an older one that maps to the same place.
 //! In simulation on the benchmark's workload, a table of a quarter of the shard's size keeps
 //! the same hit ratio as an exact FIFO ghost list of a third, at a fraction of the cost.
 
 /// A lossy set of key hashes.
 pub(super) struct Ghost {
-    table: Box<[u32]>,
+    table: Box<[u16]>,
     mask: usize,
 }
 
@@ -26,20 +26,21 @@ impl Ghost {
         }
     }
 
-    /// Where `hash` lives, and its fingerprint: bits that neither the place nor the shard
-    /// index use, never zero (zero marks an empty place).
-    fn locate(&self, hash: u64) -> (usize, u32) {
-        (hash as usize & self.mask, (hash >> 16) as u32 | 1)
+    /// Where `hash` (a key's hash within its shard) lives, and its fingerprint: the high 16
+    /// bits, which the place does not use below 2^16 places, never zero (zero marks an empty
+    /// place).
+    fn locate(&self, hash: u32) -> (usize, u16) {
+        (hash as usize & self.mask, (hash >> 16) as u16 | 1)
     }
 
     /// Remembers `hash`, replacing whatever was remembered at its place.
-    pub(super) fn remember(&mut self, hash: u64) {
+    pub(super) fn remember(&mut self, hash: u32) {
         let (at, print) = self.locate(hash);
         self.table[at] = print;
     }
 
     /// Forgets `hash`; returns whether it was remembered.
-    pub(super) fn forget(&mut self, hash: u64) -> bool {
+    pub(super) fn forget(&mut self, hash: u32) -> bool {
         let (at, print) = self.locate(hash);
         let found = self.table[at] == print;
         if found {

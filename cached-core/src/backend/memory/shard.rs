@@ -8,7 +8,7 @@
 //! wonders (and scans) therefore pass through the small queue without touching the hot set.
 
 use std::borrow::Borrow;
-use std::hash::{BuildHasher, Hash};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use hashbrown::HashTable;
@@ -31,6 +31,9 @@ const MIN_COMPACT: usize = 64;
 /// for O(entries), which this keeps to about a tenth of a millisecond.
 const MAX_COMPACT: usize = 2_048;
 
+/// How many slots a sweep for far entries looks at per lock of the shard (see `wheel.rs`).
+const SWEEP_BATCH: u32 = 4_096;
+
 /// The bucket of an entry among the newest of the small queue, not yet on the wheel.
 const FRESH: u16 = UNSCHEDULED - 1;
 
@@ -45,6 +48,9 @@ enum Place {
 #[repr(align(64))]
 pub(super) struct Slot<K, V> {
     kv: Option<(K, V)>,
+    /// The key's hash within its shard, kept so that evicting, expiring and growing the
+    /// table never hash a key again; 32 bits keep the slot in one cache line.
+    hash: u32,
     deadline: Nanos,
     /// Links in the small or main queue; `next` links the free list.
     queue: Link,
@@ -77,6 +83,15 @@ impl<K, V> Slot<K, V> {
     }
 }
 
+/// The table's hash of a key from its 32-bit hash: the low half gives hashbrown's bucket
+/// index, the high half (a copy) its 7-bit tag, which are then independent bits of the
+/// key's hash for any table of up to 2^25 buckets.
+#[inline(always)]
+fn wide(hash: u32) -> u64 {
+    let hash = u64::from(hash);
+    hash << 32 | hash
+}
+
 struct QueueLinks<'a, K, V>(&'a mut [Slot<K, V>]);
 
 impl<K, V> Links for QueueLinks<'_, K, V> {
@@ -103,6 +118,9 @@ impl<K, V> Timers for TimerLinks<'_, K, V> {
     fn set_bucket(&mut self, index: u32, bucket: u16) {
         self.0[index as usize].bucket = bucket;
     }
+    fn slots(&self) -> u32 {
+        self.0.len() as u32
+    }
 }
 
 /// The allocations a compaction replaced, kept until they can be freed outside the lock.
@@ -117,23 +135,26 @@ pub(super) struct Taken<K, V> {
     pub(super) deadline: Nanos,
 }
 
+/// The fields in the order of use: behind the lock's word, a hit reads only the first
+/// cache line (table and slots), a miss the second as well; the wheel comes last.
+#[repr(C)]
 pub(super) struct Shard<K, V> {
     table: HashTable<u32>,
     slots: Vec<Slot<K, V>>,
-    /// Head of the free-slot list.
-    free: u32,
+    ghost: Ghost,
     small: List,
     main: List,
-    small_len: usize,
-    ghost: Ghost,
-    wheel: Wheel,
+    /// Head of the free-slot list.
+    free: u32,
     /// The oldest of the newest `small_target` entries of the small queue, which are kept
     /// off the wheel: most entries leave the small queue before they are older than that,
     /// and then never touch the wheel at all. The maintenance thread schedules them.
     fresh: u32,
-    fresh_len: usize,
-    small_target: usize,
-    len: usize,
+    small_len: u32,
+    fresh_len: u32,
+    small_target: u32,
+    len: u32,
+    wheel: Wheel,
 }
 
 impl<K, V> Shard<K, V>
@@ -153,25 +174,25 @@ where
             wheel: Wheel::new(now),
             fresh: NIL,
             fresh_len: 0,
-            small_target: (nominal * SMALL_PERCENT / 100).max(1),
+            small_target: (nominal * SMALL_PERCENT / 100).max(1) as u32,
             len: 0,
         }
     }
 
     /// Entries held, expired ones not yet reclaimed included.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     #[inline]
-    pub(super) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    pub(super) fn find<Q>(&self, hash: u32, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
         let slots = &self.slots;
         self.table
-            .find(hash, |&index| {
+            .find(wide(hash), |&index| {
                 matches!(&slots[index as usize].kv, Some((held, _)) if held.borrow() == key)
             })
             .copied()
@@ -182,37 +203,48 @@ where
         &self.slots[index as usize]
     }
 
-    /// Adds an entry for a key that is absent; the caller has made room.
+    /// Adds an entry for a key that is absent, in slot `into` if given (which
+    /// [`Shard::evict_in_place`] returned; its entry is returned) or else in a free one; the
+    /// caller has made room.
     #[inline(always)]
     pub(super) fn insert(
         &mut self,
-        hash: u64,
+        hash: u32,
         key: K,
         value: V,
         deadline: Nanos,
-        hasher: &impl BuildHasher,
-    ) {
+        into: Option<u32>,
+    ) -> Option<(K, V)> {
         let main = self.ghost.forget(hash);
-        let slot = Slot {
-            kv: Some((key, value)),
-            deadline,
-            queue: Link::UNLINKED,
-            timer: Link::UNLINKED,
-            freq: AtomicU8::new(0),
-            place: if main { Place::Main } else { Place::Small },
-            bucket: UNSCHEDULED,
-        };
-        let index = match self.free {
-            NIL => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-            index => {
+        let place = if main { Place::Main } else { Place::Small };
+        let index = match into {
+            Some(index) => index,
+            None if self.free != NIL => {
+                let index = self.free;
                 self.free = self.slots[index as usize].queue.next;
-                self.slots[index as usize] = slot;
                 index
             }
+            None => {
+                self.slots.push(Slot {
+                    kv: None,
+                    hash,
+                    deadline,
+                    queue: Link::UNLINKED,
+                    timer: Link::UNLINKED,
+                    freq: AtomicU8::new(0),
+                    place,
+                    bucket: UNSCHEDULED,
+                });
+                (self.slots.len() - 1) as u32
+            }
         };
+        // Field by field: the slot's links are set when it is queued or scheduled.
+        let slot = &mut self.slots[index as usize];
+        let displaced = slot.kv.replace((key, value));
+        slot.hash = hash;
+        slot.deadline = deadline;
+        *slot.freq.get_mut() = 0;
+        slot.place = place;
         if main {
             self.main.push_back(&mut QueueLinks(&mut self.slots), index);
             self.schedule(index);
@@ -231,8 +263,9 @@ where
         }
         let slots = &self.slots;
         self.table
-            .insert_unique(hash, index, |&i| hasher.hash_one(slots[i as usize].key()));
+            .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
         self.len += 1;
+        displaced
     }
 
     /// Replaces the value at `index` and, when given, its deadline; returns the old value.
@@ -290,10 +323,27 @@ where
         }
     }
 
-    /// Takes the entry at `index` out; `hash` is its key's.
+    /// Takes the entry at `index` out.
     #[inline(always)]
-    pub(super) fn remove(&mut self, index: u32, hash: u64) -> Taken<K, V> {
-        if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
+    pub(super) fn remove(&mut self, index: u32) -> Taken<K, V> {
+        self.detach(index);
+        let slot = &mut self.slots[index as usize];
+        let entry = slot.kv.take().expect("an occupied slot");
+        slot.place = Place::Free;
+        slot.queue.next = self.free;
+        self.free = index;
+        Taken {
+            _entry: entry,
+            deadline: slot.deadline,
+        }
+    }
+
+    /// Unlinks the entry at `index` from the table, its queue and the wheel, leaving it in
+    /// its slot for the caller to take out or replace.
+    #[inline(always)]
+    fn detach(&mut self, index: u32) {
+        let hash = self.slots[index as usize].hash;
+        if let Ok(entry) = self.table.find_entry(wide(hash), |&i| i == index) {
             entry.remove();
         }
         self.unschedule(index);
@@ -305,27 +355,38 @@ where
             Place::Main => self.main.remove(&mut QueueLinks(&mut self.slots), index),
             Place::Free => unreachable!("removing a free slot"),
         }
-        let slot = &mut self.slots[index as usize];
-        let entry = slot.kv.take().expect("an occupied slot");
-        slot.place = Place::Free;
-        slot.queue.next = self.free;
-        self.free = index;
         self.len -= 1;
-        Taken {
-            _entry: entry,
-            deadline: slot.deadline,
-        }
-    }
-
-    fn remove_rehashing(&mut self, index: u32, hasher: &impl BuildHasher) -> Taken<K, V> {
-        let hash = hasher.hash_one(self.slots[index as usize].key());
-        self.remove(index, hash)
     }
 
     /// Takes out one entry to make room: an expired one if the queues' heads hold one,
     /// otherwise the entry S3-FIFO picks. `None` when the shard is empty.
+    pub(super) fn evict(&mut self, now: Nanos) -> Option<Taken<K, V>> {
+        let index = self.pick(now)?;
+        self.detach(index);
+        let slot = &mut self.slots[index as usize];
+        slot.place = Place::Free;
+        slot.queue.next = self.free;
+        self.free = index;
+        Some(Taken {
+            _entry: slot.kv.take().expect("an occupied slot"),
+            deadline: slot.deadline,
+        })
+    }
+
+    /// Unlinks the entry S3-FIFO picks to make room (an expired one if the queues' heads
+    /// hold one) and returns its slot, still holding the entry, for [`Shard::insert`] to
+    /// fill: making room and adding then share the slot. `None` when the shard is empty.
     #[inline(always)]
-    pub(super) fn evict(&mut self, now: Nanos, hasher: &impl BuildHasher) -> Option<Taken<K, V>> {
+    pub(super) fn evict_in_place(&mut self, now: Nanos) -> Option<u32> {
+        let index = self.pick(now)?;
+        self.detach(index);
+        Some(index)
+    }
+
+    /// The entry to evict: an expired one at a queue's head, or S3-FIFO's pick, moving the
+    /// entries it spares.
+    #[inline(always)]
+    fn pick(&mut self, now: Nanos) -> Option<u32> {
         while self.len > 0 {
             let from_small = !self.small.is_empty()
                 && (self.small_len >= self.small_target || self.main.is_empty());
@@ -336,7 +397,7 @@ where
             };
             let slot = &mut self.slots[index as usize];
             if slot.deadline <= now {
-                return Some(self.remove_rehashing(index, hasher));
+                return Some(index);
             }
             let freq = *slot.freq.get_mut();
             if freq > 0 {
@@ -353,11 +414,10 @@ where
                 }
                 continue;
             }
-            let hash = hasher.hash_one(slot.key());
             if from_small {
-                self.ghost.remember(hash);
+                self.ghost.remember(slot.hash);
             }
-            return Some(self.remove(index, hash));
+            return Some(index);
         }
         None
     }
@@ -368,37 +428,24 @@ where
     }
 
     /// Takes out up to `budget` expired entries into `out`; returns whether none is left.
-    pub(super) fn expire(
-        &mut self,
-        now: Nanos,
-        budget: usize,
-        hasher: &impl BuildHasher,
-        out: &mut Vec<Taken<K, V>>,
-    ) -> bool {
+    pub(super) fn expire(&mut self, now: Nanos, budget: usize, out: &mut Vec<Taken<K, V>>) -> bool {
         self.age_all_fresh();
         let mut indices = Vec::new();
         let done = self
             .wheel
             .advance(&mut TimerLinks(&mut self.slots), now, budget, &mut indices);
-        out.extend(
-            indices
-                .into_iter()
-                .map(|index| self.remove_rehashing(index, hasher)),
-        );
-        done
+        out.extend(indices.into_iter().map(|index| self.remove(index)));
+        done && self
+            .wheel
+            .sweep(&mut TimerLinks(&mut self.slots), now, SWEEP_BATCH)
     }
 
     /// Takes out every entry whose key fails `keep`.
-    pub(super) fn retain(
-        &mut self,
-        hasher: &impl BuildHasher,
-        mut keep: impl FnMut(&K) -> bool,
-        out: &mut Vec<Taken<K, V>>,
-    ) {
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&K) -> bool, out: &mut Vec<Taken<K, V>>) {
         for index in 0..self.slots.len() as u32 {
             let slot = &self.slots[index as usize];
             if slot.place != Place::Free && !keep(slot.key()) {
-                out.push(self.remove_rehashing(index, hasher));
+                out.push(self.remove(index));
             }
         }
     }
@@ -409,16 +456,14 @@ where
     /// and the old allocations are returned to be freed once the lock is released. Runs
     /// from the maintenance thread, once a quarter or less of the slots is in use and at
     /// most `MAX_COMPACT` entries are left.
-    pub(super) fn compact(&mut self, hasher: &impl BuildHasher) -> Option<Leftovers<K, V>> {
-        if self.slots.len() < MIN_COMPACT
-            || self.len * 4 > self.slots.len()
-            || self.len > MAX_COMPACT
-        {
+    pub(super) fn compact(&mut self) -> Option<Leftovers<K, V>> {
+        let len = self.len as usize;
+        if self.slots.len() < MIN_COMPACT || len * 4 > self.slots.len() || len > MAX_COMPACT {
             return None;
         }
         self.age_all_fresh();
-        let target = (self.len * 2).max(MIN_COMPACT / 2) as u32;
-        let mut live = Vec::with_capacity(self.len);
+        let target = (len * 2).max(MIN_COMPACT / 2) as u32;
+        let mut live = Vec::with_capacity(len);
         for list in [self.small, self.main] {
             let mut at = list.head;
             while at != NIL {
@@ -451,11 +496,12 @@ where
                 self.free = index;
             }
         }
-        let mut table = HashTable::with_capacity(self.len);
+        let mut table = HashTable::with_capacity(len);
         for index in live {
             let slots = &self.slots;
-            let hash = hasher.hash_one(slots[index as usize].key());
-            table.insert_unique(hash, index, |&i| hasher.hash_one(slots[i as usize].key()));
+            table.insert_unique(wide(slots[index as usize].hash), index, |&i| {
+                wide(slots[i as usize].hash)
+            });
         }
         let old_table = std::mem::replace(&mut self.table, table);
         Some(Leftovers {
@@ -467,6 +513,7 @@ where
     fn move_slot(&mut self, from: u32, to: u32) {
         let moved = Slot {
             kv: self.slots[from as usize].kv.take(),
+            hash: self.slots[from as usize].hash,
             deadline: self.slots[from as usize].deadline,
             queue: self.slots[from as usize].queue,
             timer: self.slots[from as usize].timer,
@@ -495,16 +542,17 @@ where
 
     /// Checks every link and count; for tests.
     #[cfg(test)]
-    pub(super) fn check(&self, hasher: &impl BuildHasher) {
+    pub(super) fn check(&self, hasher: &impl std::hash::BuildHasher) {
         let occupied = self.slots.iter().filter(|s| s.place != Place::Free).count();
-        assert_eq!(occupied, self.len);
-        assert_eq!(self.table.len(), self.len);
+        assert_eq!(occupied, self.len());
+        assert_eq!(self.table.len(), self.len());
 
         for (index, slot) in self.slots.iter().enumerate() {
             if slot.place != Place::Free {
-                let hash = hasher.hash_one(slot.key());
+                let hash = hasher.hash_one(slot.key()) as u32;
+                assert_eq!(slot.hash, hash);
                 assert_eq!(
-                    self.table.find(hash, |&i| i as usize == index),
+                    self.table.find(wide(hash), |&i| i as usize == index),
                     Some(&(index as u32))
                 );
                 if slot.bucket != FRESH {
@@ -512,6 +560,9 @@ where
                 }
                 if slot.bucket == FRESH {
                     assert_eq!(slot.place, Place::Small);
+                }
+                if slot.bucket == super::wheel::FAR_OFF {
+                    assert!(self.wheel.far_bound() <= slot.deadline);
                 }
             }
         }
@@ -529,13 +580,13 @@ where
             }
             assert_eq!(list.tail, prev);
         }
-        assert_eq!(queued, self.len);
+        assert_eq!(queued, self.len());
         let small = self
             .slots
             .iter()
             .filter(|s| s.place == Place::Small)
             .count();
-        assert_eq!(small, self.small_len);
+        assert_eq!(small, self.small_len as usize);
         let mut at = self.fresh;
         let mut fresh = 0;
         while at != NIL {
@@ -548,7 +599,7 @@ where
             "the fresh entries are the small queue's tail"
         );
         let marked = self.slots.iter().filter(|s| s.bucket == FRESH).count();
-        assert_eq!(marked, self.fresh_len);
+        assert_eq!(marked, self.fresh_len as usize);
         assert!(self.fresh_len <= self.small_target);
         let mut free = 0;
         let mut at = self.free;
@@ -557,6 +608,6 @@ where
             free += 1;
             at = self.slots[at as usize].queue.next;
         }
-        assert_eq!(free + self.len, self.slots.len());
+        assert_eq!(free + self.len(), self.slots.len());
     }
 }
