@@ -103,66 +103,44 @@ fn zipf(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
 
     let store: MemoryStore<u64, Payload> = MemoryStore::new(CAPACITY);
-    let request = |rank: u32| {
-        let key = u64::from(rank);
-        if store.get(&key, Payload::clone).is_none() {
-            store.set(&key, payload(), TTL);
-            false
-        } else {
-            true
-        }
-    };
-    warmup.iter().for_each(|&rank| {
-        request(rank);
-    });
-    let hits = stream.iter().filter(|&&rank| request(rank)).count();
-    println!(
-        "zipf/MemoryStore (u64 keys): hit ratio {:.2}%",
-        100.0 * hits as f64 / stream.len() as f64
-    );
-    let mut next = batches.iter().cycle();
-    group.bench_function("MemoryStore (u64 keys)", |b| {
-        b.iter_batched(
-            || *next.next().expect("a cycle never ends"),
-            |batch| {
-                batch.iter().for_each(|&rank| {
-                    black_box(request(rank));
-                })
-            },
-            BatchSize::SmallInput,
-        );
-    });
-
     let reference: quick_cache::sync::Cache<u64, Payload> = quick_cache::sync::Cache::new(CAPACITY);
-    let request = |rank: u32| {
-        let key = u64::from(rank);
-        if reference.get(&key).is_none() {
-            reference.insert(key, payload());
-            false
-        } else {
-            true
-        }
-    };
-    warmup.iter().for_each(|&rank| {
-        request(rank);
-    });
-    let hits = stream.iter().filter(|&&rank| request(rank)).count();
-    println!(
-        "zipf/quick_cache (u64 keys): hit ratio {:.2}%",
-        100.0 * hits as f64 / stream.len() as f64
-    );
-    let mut next = batches.iter().cycle();
-    group.bench_function("quick_cache (u64 keys, reference)", |b| {
-        b.iter_batched(
-            || *next.next().expect("a cycle never ends"),
-            |batch| {
-                batch.iter().for_each(|&rank| {
-                    black_box(request(rank));
-                })
-            },
-            BatchSize::SmallInput,
-        );
-    });
+    let cases: [(&str, &dyn Fn(u32) -> bool); 2] = [
+        ("MemoryStore (u64 keys)", &|rank| {
+            let key = u64::from(rank);
+            let hit = store.get(&key, Payload::clone).is_some();
+            if !hit {
+                store.set(&key, payload(), TTL);
+            }
+            hit
+        }),
+        ("quick_cache (u64 keys, reference)", &|rank| {
+            let key = u64::from(rank);
+            let hit = reference.get(&key).is_some();
+            if !hit {
+                reference.insert(key, payload());
+            }
+            hit
+        }),
+    ];
+    for (name, request) in cases {
+        warmup.iter().for_each(|&rank| {
+            request(rank);
+        });
+        let hits = stream.iter().filter(|&&rank| request(rank)).count();
+        print_hit_ratio(name, hits, stream.len());
+        let mut next = batches.iter().cycle();
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || *next.next().expect("a cycle never ends"),
+                |batch| {
+                    batch.iter().for_each(|&rank| {
+                        black_box(request(rank));
+                    })
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
 
     let runtime = runtime();
     let cache = cache();
@@ -196,10 +174,7 @@ fn zipf(c: &mut Criterion) {
         }
         hits
     });
-    println!(
-        "zipf/Cache (string keys): hit ratio {:.2}%",
-        100.0 * hits as f64 / stream.len() as f64
-    );
+    print_hit_ratio("Cache API (string keys)", hits, stream.len());
     let mut next = batches.iter().cycle();
     group.bench_function("Cache API (string keys)", |b| {
         b.iter_batched(
@@ -215,6 +190,13 @@ fn zipf(c: &mut Criterion) {
         );
     });
     group.finish();
+}
+
+fn print_hit_ratio(case: &str, hits: usize, requests: usize) {
+    println!(
+        "zipf/{case}: hit ratio {:.2}%",
+        100.0 * hits as f64 / requests as f64
+    );
 }
 
 criterion_group!(benches, hits, zipf);

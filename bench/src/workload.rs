@@ -69,15 +69,16 @@ impl Zipf {
         Self { cdf }
     }
 
+    /// The next rank drawn from `rng`.
+    pub fn sample(&self, rng: &mut SplitMix) -> usize {
+        let u = rng.next_f64();
+        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
+    }
+
     /// `len` ranks drawn from the stream seeded with `seed`.
     pub fn stream(&self, seed: u64, len: usize) -> Vec<u32> {
         let mut rng = SplitMix::new(seed);
-        (0..len)
-            .map(|_| {
-                let u = rng.next_f64();
-                self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1) as u32
-            })
-            .collect()
+        (0..len).map(|_| self.sample(&mut rng) as u32).collect()
     }
 
     /// The share of draws that fall on the `top` most frequent ranks: the hit ratio of a
