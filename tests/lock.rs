@@ -2,10 +2,10 @@
 //! turn, and the waiting deadline.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cached_core::Error;
+use cached_tests::contention::{Release, compute_behind_lock, take_in_turn};
 use cached_tests::memory_cache;
 use tokio::sync::Mutex;
 
@@ -14,30 +14,9 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn holders_never_overlap() {
     let cache = memory_cache(100);
-    let inside = Arc::new(AtomicUsize::new(0));
-    let entries = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let (cache, inside, entries) = (cache.clone(), inside.clone(), entries.clone());
-            tokio::spawn(async move {
-                let guard = cache.lock("process:task", TIMEOUT).await.unwrap();
-                assert_eq!(
-                    inside.fetch_add(1, Ordering::SeqCst),
-                    0,
-                    "two holders at once"
-                );
-                tokio::task::yield_now().await;
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                inside.fetch_sub(1, Ordering::SeqCst);
-                entries.fetch_add(1, Ordering::SeqCst);
-                drop(guard);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(entries.load(Ordering::SeqCst), 50);
+    let handles = [cache.clone()];
+    let entries = take_in_turn(&handles, "process:task", 50, TIMEOUT, Release::Drop).await;
+    assert_eq!(entries, 50);
     assert!(
         !cache.exists("process:task").await.unwrap(),
         "the last holder released"
@@ -128,27 +107,6 @@ async fn waiting_past_the_deadline_is_a_lock_timeout() {
 
 #[tokio::test]
 async fn the_seed_stampede_pattern_computes_once() {
-    let cache = memory_cache(100);
-    let computed = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let (cache, computed) = (cache.clone(), computed.clone());
-            tokio::spawn(async move {
-                let _guard = cache.lock("lock:expensive_data", TIMEOUT).await.unwrap();
-                match cache.get::<u64>("expensive_data").await.unwrap() {
-                    Some(data) => data,
-                    None => {
-                        computed.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        cache.set("expensive_data", &99_u64, None).await.unwrap();
-                        99
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 99);
-    }
-    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    let handles = [memory_cache(100)];
+    assert_eq!(compute_behind_lock(&handles, TIMEOUT).await, 1);
 }

@@ -2,11 +2,10 @@
 //! independent `Cache` handles stand for several processes: they share nothing but the
 //! server, so only Redis keeps their holders apart.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cached_core::{Cache, Error};
+use cached_tests::contention::{Release, compute_behind_lock, take_in_turn};
 use cached_tests::redis_server::RedisServer;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,30 +14,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 async fn fifty_tasks_in_five_processes_never_overlap() {
     let server = RedisServer::start();
     let processes: Vec<Cache> = (0..5).map(|_| server.cache("locks:")).collect();
-    let inside = Arc::new(AtomicUsize::new(0));
-    let entries = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let cache = processes[i % processes.len()].clone();
-            let (inside, entries) = (inside.clone(), entries.clone());
-            tokio::spawn(async move {
-                let guard = cache.lock("process:task", TIMEOUT).await.unwrap();
-                assert_eq!(
-                    inside.fetch_add(1, Ordering::SeqCst),
-                    0,
-                    "two holders at once"
-                );
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                inside.fetch_sub(1, Ordering::SeqCst);
-                entries.fetch_add(1, Ordering::SeqCst);
-                assert!(guard.release().await.unwrap(), "still ours when released");
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(entries.load(Ordering::SeqCst), 50);
+    let entries = take_in_turn(&processes, "process:task", 50, TIMEOUT, Release::Call).await;
+    assert_eq!(entries, 50);
     assert_eq!(server.cli(&["EXISTS", "locks:process:task"]), "0");
 }
 
@@ -121,27 +98,6 @@ async fn a_dropped_guard_releases_the_lock_in_the_background() {
 #[tokio::test]
 async fn the_seed_stampede_pattern_computes_once_across_processes() {
     let server = RedisServer::start();
-    let computed = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..10)
-        .map(|_| {
-            let cache = server.cache("");
-            let computed = computed.clone();
-            tokio::spawn(async move {
-                let _guard = cache.lock("lock:expensive_data", TIMEOUT).await.unwrap();
-                match cache.get::<u64>("expensive_data").await.unwrap() {
-                    Some(data) => data,
-                    None => {
-                        computed.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        cache.set("expensive_data", &99_u64, None).await.unwrap();
-                        99
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 99);
-    }
-    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    let processes: Vec<Cache> = (0..10).map(|_| server.cache("")).collect();
+    assert_eq!(compute_behind_lock(&processes, TIMEOUT).await, 1);
 }

@@ -1,5 +1,6 @@
 //! Shared support of the integration tests.
 
+pub mod contention;
 pub mod down;
 pub mod logs;
 pub mod redis_server;
