@@ -358,3 +358,37 @@ fn loses_only_what_it_evicts() {
     model(64, 500, 50_000, 3);
     model(2_048, 10_000, 100_000, 4);
 }
+
+/// Entries due far ahead are kept off the timing wheel until maintenance sweeps them onto
+/// it; they must still be reclaimed once their deadline has passed. The shard is driven as
+/// the maintenance thread drives it, with the time given instead of waited for.
+#[test]
+fn entries_due_far_ahead_are_reclaimed_once_their_deadline_has_passed() {
+    const SECOND: Nanos = 1_000_000_000;
+    let start = clock::recent();
+    let mut shard: Shard<u64, u64> = Shard::new(1_000, start);
+    let due = start + 3_600 * SECOND;
+    for key in 0..500_u32 {
+        let deadline = due + u64::from(key) * (SECOND / 1_000);
+        shard.insert(
+            key.wrapping_mul(0x9E37_79B9),
+            u64::from(key),
+            0,
+            deadline,
+            None,
+        );
+    }
+    let mut taken = Vec::new();
+    let mut maintain = |shard: &mut Shard<u64, u64>, now: Nanos| {
+        while shard.has_expired(now) && !shard.expire(now, RECLAIM_BATCH, &mut taken) {}
+        taken.len()
+    };
+    let mut now = start;
+    while now < due {
+        now += 5 * SECOND;
+        let reclaimed = maintain(&mut shard, now.min(due - 1));
+        assert_eq!(reclaimed, 0, "nothing is due before {due}, at {now}");
+    }
+    assert_eq!(maintain(&mut shard, due + 2 * SECOND), 500);
+    assert_eq!(shard.len(), 0);
+}
