@@ -1,7 +1,7 @@
 //! The hit path of `#[cached]`: a memory hit through the attribute, against calling the
 //! store directly, and against the `cached` crate's `#[cached]` with the same TTL and size.
 //!
-//! `cargo bench -p cached-benchmarks --bench attribute_hit`. Each case runs on 1 and 2
+//! `cargo bench -p cached-bench --bench attribute_hit`. Each case runs on 1 and 2
 //! threads, each thread with its own current-thread runtime awaiting calls in a loop over
 //! 1,000 distinct ids (all cached beforehand). The figure is the fastest of 15 runs, in
 //! nanoseconds per call: on a shared machine the fastest run is the one least disturbed by
