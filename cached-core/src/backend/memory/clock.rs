@@ -70,13 +70,22 @@ pub(super) fn deadline(now: Nanos, ttl: Duration) -> Nanos {
     now.saturating_add(ttl).min(NEVER - 1)
 }
 
-/// Publishes the precise time as the coarse one; called by the maintenance thread.
+/// Publishes the precise time as the coarse one; called by the maintenance thread (and by
+/// tests, concurrently: a caller that read the time earlier but publishes later must not
+/// take the coarse clock back).
 pub(super) fn tick() -> Nanos {
     let now = precise();
     // Each is valid alone, whichever of the two a reader sees first.
-    COARSE.store(now, Ordering::Relaxed);
-    SURELY_LIVE.store(now + SLACK, Ordering::Relaxed);
+    advance(&COARSE, now);
+    advance(&SURELY_LIVE, now + SLACK);
     now
+}
+
+/// Raises `published` to `to`, from [`UNSET`] or from anything lower.
+fn advance(published: &AtomicU64, to: Nanos) {
+    let _ = published.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+        (current == UNSET || current < to).then_some(to)
+    });
 }
 
 #[cfg(test)]
@@ -88,6 +97,15 @@ mod tests {
         let published = tick();
         assert!(recent() >= published);
         assert!(recent() <= precise());
+    }
+
+    #[test]
+    fn a_late_publication_of_an_earlier_time_does_not_take_the_clock_back() {
+        let published = tick();
+        advance(&COARSE, published - 1);
+        advance(&SURELY_LIVE, published - 1 + SLACK);
+        assert!(recent() >= published);
+        assert!(SURELY_LIVE.load(Ordering::Relaxed) >= published + SLACK);
     }
 
     #[test]
