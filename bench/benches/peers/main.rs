@@ -6,6 +6,7 @@
 //! cargo bench -p cached-bench --bench peers -- scan    # one section
 //! cargo bench -p cached-bench --bench peers -- --quick # small sizes, a smoke test
 //! cargo bench -p cached-bench --bench peers -- --only quick_cache # matching stores only
+//! cargo bench -p cached-bench --bench peers -- throughput --keys u64 # one key type
 //! ```
 
 mod contenders;
@@ -32,10 +33,19 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|at| args.get(at + 1))
         .map(String::as_str);
+    let keys = args
+        .iter()
+        .position(|a| a == "--keys")
+        .and_then(|at| args.get(at + 1))
+        .map(String::as_str);
+    assert!(
+        keys.is_none_or(|k| k == "u64" || k == "string"),
+        "--keys takes `u64` or `string`"
+    );
     let chosen: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| !a.starts_with("--") && Some(*a) != only)
+        .filter(|a| !a.starts_with("--") && Some(*a) != only && Some(*a) != keys)
         .collect();
     for name in &chosen {
         assert!(
@@ -83,18 +93,22 @@ fn main() {
             }
         };
         let zipf = Zipf::new(KEYS, ZIPF_S);
-        let work = Workload::new(&zipf, sizes, u64::from);
-        println!(
-            "\n## u64 keys\n\n{}",
-            throughput::compare(&work, &contenders::bounded::<u64>(), sizes, only)
-        );
-        let work = Workload::new(&zipf, sizes, string_key);
-        let mut entries = contenders::bounded::<String>();
-        entries.insert(1, contenders::cache_api());
-        println!(
-            "\n## String keys (\"user:NNNNNN\")\n\n{}",
-            throughput::compare(&work, &entries, sizes, only)
-        );
+        if keys.is_none_or(|k| k == "u64") {
+            let work = Workload::new(&zipf, sizes, u64::from);
+            println!(
+                "\n## u64 keys\n\n{}",
+                throughput::compare(&work, &contenders::bounded::<u64>(), sizes, only)
+            );
+        }
+        if keys.is_none_or(|k| k == "string") {
+            let work = Workload::new(&zipf, sizes, string_key);
+            let mut entries = contenders::bounded::<String>();
+            entries.insert(1, contenders::cache_api());
+            println!(
+                "\n## String keys (\"user:NNNNNN\")\n\n{}",
+                throughput::compare(&work, &entries, sizes, only)
+            );
+        }
     }
     println!("\n{}", machine());
 }
