@@ -40,8 +40,10 @@ use self::shard::{Shard, Taken};
 /// The bound used when a memory cache's configuration sets no `max_size`.
 pub const DEFAULT_MAX_SIZE: usize = 10_000;
 
-/// Shards per available core; more shards mean fewer readers on each shard's lock.
-const SHARDS_PER_CORE: usize = 16;
+/// Shards per available core. More shards mean fewer threads meeting on one lock, but an
+/// evicted entry is one written about as many misses ago as there are shards (see
+/// `shard.rs`), so more shards also mean evicting entries that have left the CPU's cache.
+const SHARDS_PER_CORE: usize = 8;
 
 /// The fewest entries a shard is sized for, so that small stores keep one queue.
 const MIN_SHARD_SIZE: usize = 64;

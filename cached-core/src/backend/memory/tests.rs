@@ -392,3 +392,46 @@ fn entries_due_far_ahead_are_reclaimed_once_their_deadline_has_passed() {
     assert_eq!(maintain(&mut shard, due + 2 * SECOND), 500);
     assert_eq!(shard.len(), 0);
 }
+
+/// In a full shard, a new key that nobody reads is the next one evicted from its shard, even
+/// when the main queue holds entries unread for longer; a read before the next insert moves
+/// it to the main queue instead.
+#[test]
+fn an_unread_new_key_is_evicted_by_the_next_insert_into_its_shard() {
+    let now = clock::recent();
+    let mut shard: Shard<u64, u64> = Shard::new(1_000, now);
+    let hash = |key: u64| (key as u32).wrapping_mul(0x9E37_79B9);
+    let add = |shard: &mut Shard<u64, u64>, key: u64| {
+        let into = (shard.len() >= 1_000).then(|| shard.evict_in_place(now).expect("a victim"));
+        shard.insert(hash(key), key, key, NEVER, into);
+    };
+    let has = |shard: &Shard<u64, u64>, key: u64| shard.find(hash(key), &key).is_some();
+    for key in 0..1_000 {
+        add(&mut shard, key);
+        let index = shard.find(hash(key), &key).expect("just inserted");
+        shard.slot(index).touch();
+    }
+    // The first new key moves every read key to the main queue and evicts its oldest.
+    add(&mut shard, 1_000);
+    assert!(!has(&shard, 0));
+    add(&mut shard, 1_001);
+    add(&mut shard, 1_002);
+    assert!(
+        !has(&shard, 1_000) && !has(&shard, 1_001),
+        "unread new keys went first"
+    );
+    assert!(
+        (1..1_000).all(|key| has(&shard, key)),
+        "the main queue is untouched"
+    );
+
+    let read = shard.find(hash(1_002), &1_002).expect("the newest key");
+    shard.slot(read).touch();
+    add(&mut shard, 1_003);
+    assert!(has(&shard, 1_002), "a read new key is kept");
+    assert!(
+        !has(&shard, 1),
+        "the main queue's oldest unread entry went instead"
+    );
+    assert!(has(&shard, 1_003));
+}
