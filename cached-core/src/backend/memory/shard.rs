@@ -28,9 +28,6 @@ use super::wheel::{Timers, UNSCHEDULED, Wheel};
 /// The largest access count; reads stop writing once an entry reaches it.
 const MAX_FREQ: u8 = 7;
 
-/// A full shard evicts from the small queue while it holds at least this many entries.
-const SMALL_LEN: u32 = 1;
-
 /// Shards with fewer slots than this are never compacted.
 const MIN_COMPACT: usize = 64;
 
@@ -41,7 +38,7 @@ const MAX_COMPACT: usize = 2_048;
 /// How many slots a sweep for far entries looks at per lock of the shard (see `wheel.rs`).
 const SWEEP_BATCH: u32 = 4_096;
 
-/// The bucket of an entry among the newest of the small queue, not yet on the wheel.
+/// The bucket of the small queue's newest entry, not yet on the wheel.
 const FRESH: u16 = UNSCHEDULED - 1;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -153,12 +150,10 @@ pub(super) struct Shard<K, V> {
     main: List,
     /// Head of the free-slot list.
     free: u32,
-    /// The oldest of the newest `SMALL_LEN` entries of the small queue, which are kept off
-    /// the wheel: most entries leave the small queue before they are older than that, and
-    /// then never touch the wheel at all. The maintenance thread schedules them.
+    /// The small queue's newest entry, kept off the wheel (or `NIL`): most entries leave
+    /// the small queue before another arrives, and then never touch the wheel at all. The
+    /// next insert into the small queue, or the maintenance thread, schedules it.
     fresh: u32,
-    small_len: u32,
-    fresh_len: u32,
     len: u32,
     wheel: Wheel,
 }
@@ -175,11 +170,9 @@ where
             free: NIL,
             small: List::default(),
             main: List::default(),
-            small_len: 0,
             ghost: Ghost::new(nominal),
             wheel: Wheel::new(now),
             fresh: NIL,
-            fresh_len: 0,
             len: 0,
         }
     }
@@ -256,15 +249,9 @@ where
         } else {
             self.small
                 .push_back(&mut QueueLinks(&mut self.slots), index);
-            self.small_len += 1;
+            self.age_fresh();
             self.slots[index as usize].bucket = FRESH;
-            if self.fresh == NIL {
-                self.fresh = index;
-            }
-            self.fresh_len += 1;
-            if self.fresh_len > SMALL_LEN {
-                self.age_fresh();
-            }
+            self.fresh = index;
         }
         let slots = &self.slots;
         self.table
@@ -298,31 +285,21 @@ where
         }
     }
 
-    /// Moves the oldest fresh entry onto the wheel.
+    /// Moves the fresh entry, if any, onto the wheel.
     fn age_fresh(&mut self) {
-        let index = self.fresh;
-        self.fresh = self.slots[index as usize].queue.next;
-        self.fresh_len -= 1;
-        self.schedule(index);
-    }
-
-    /// Moves every fresh entry onto the wheel.
-    fn age_all_fresh(&mut self) {
-        while self.fresh != NIL {
-            self.age_fresh();
+        let index = std::mem::replace(&mut self.fresh, NIL);
+        if index != NIL {
+            self.schedule(index);
         }
     }
 
-    /// Takes `index` off the wheel, or out of the fresh entries; call before unlinking it
+    /// Takes `index` off the wheel, or out of the fresh place; call before unlinking it
     /// from its queue.
     fn unschedule(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
         if slot.bucket == FRESH {
             slot.bucket = UNSCHEDULED;
-            if self.fresh == index {
-                self.fresh = slot.queue.next;
-            }
-            self.fresh_len -= 1;
+            self.fresh = NIL;
         } else {
             self.wheel.cancel(&mut TimerLinks(&mut self.slots), index);
         }
@@ -353,10 +330,7 @@ where
         }
         self.unschedule(index);
         match self.slots[index as usize].place {
-            Place::Small => {
-                self.small.remove(&mut QueueLinks(&mut self.slots), index);
-                self.small_len -= 1;
-            }
+            Place::Small => self.small.remove(&mut QueueLinks(&mut self.slots), index),
             Place::Main => self.main.remove(&mut QueueLinks(&mut self.slots), index),
             Place::Free => unreachable!("removing a free slot"),
         }
@@ -393,8 +367,7 @@ where
     #[inline(always)]
     fn pick(&mut self, now: Nanos) -> Option<u32> {
         while self.len > 0 {
-            let from_small =
-                !self.small.is_empty() && (self.small_len >= SMALL_LEN || self.main.is_empty());
+            let from_small = !self.small.is_empty();
             let index = if from_small {
                 self.small.head
             } else {
@@ -411,7 +384,6 @@ where
                     slot.place = Place::Main;
                     self.unschedule(index);
                     self.small.remove(&mut QueueLinks(&mut self.slots), index);
-                    self.small_len -= 1;
                     self.main.push_back(&mut QueueLinks(&mut self.slots), index);
                     self.schedule(index);
                 } else {
@@ -434,7 +406,7 @@ where
 
     /// Takes out up to `budget` expired entries into `out`; returns whether none is left.
     pub(super) fn expire(&mut self, now: Nanos, budget: usize, out: &mut Vec<Taken<K, V>>) -> bool {
-        self.age_all_fresh();
+        self.age_fresh();
         let mut indices = Vec::new();
         let done = self
             .wheel
@@ -466,7 +438,7 @@ where
         if self.slots.len() < MIN_COMPACT || len * 4 > self.slots.len() || len > MAX_COMPACT {
             return None;
         }
-        self.age_all_fresh();
+        self.age_fresh();
         let target = (len * 2).max(MIN_COMPACT / 2) as u32;
         let mut live = Vec::with_capacity(len);
         for list in [self.small, self.main] {
@@ -586,26 +558,15 @@ where
             assert_eq!(list.tail, prev);
         }
         assert_eq!(queued, self.len());
-        let small = self
-            .slots
-            .iter()
-            .filter(|s| s.place == Place::Small)
-            .count();
-        assert_eq!(small, self.small_len as usize);
-        let mut at = self.fresh;
-        let mut fresh = 0;
-        while at != NIL {
-            assert_eq!(self.slots[at as usize].bucket, FRESH);
-            fresh += 1;
-            at = self.slots[at as usize].queue.next;
-        }
-        assert_eq!(
-            fresh, self.fresh_len,
-            "the fresh entries are the small queue's tail"
-        );
         let marked = self.slots.iter().filter(|s| s.bucket == FRESH).count();
-        assert_eq!(marked, self.fresh_len as usize);
-        assert!(self.fresh_len <= SMALL_LEN);
+        assert_eq!(marked, usize::from(self.fresh != NIL));
+        if self.fresh != NIL {
+            assert_eq!(self.slots[self.fresh as usize].bucket, FRESH);
+            assert_eq!(
+                self.fresh, self.small.tail,
+                "the fresh entry is the newest small one"
+            );
+        }
         let mut free = 0;
         let mut at = self.free;
         while at != NIL {
