@@ -28,16 +28,8 @@ const SECTIONS: &[&str] = &["footprint", "expiry", "scan", "throughput"];
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|at| args.get(at + 1))
-        .map(String::as_str);
-    let keys = args
-        .iter()
-        .position(|a| a == "--keys")
-        .and_then(|at| args.get(at + 1))
-        .map(String::as_str);
+    let only = value_of(&args, "--only");
+    let keys = value_of(&args, "--keys");
     assert!(
         keys.is_none_or(|k| k == "u64" || k == "string"),
         "--keys takes `u64` or `string`"
@@ -111,6 +103,12 @@ fn main() {
         }
     }
     println!("\n{}", machine());
+}
+
+/// The argument after `flag`, if given.
+fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).map(String::as_str)
 }
 
 /// The machine and its load, printed before and after the run.
