@@ -1,4 +1,13 @@
 //! [`Cache`]: the handle to one named cache and every method of the cache API.
+//!
+//! Reads on a miss go through one load path (`cache/load.rs`); everything that removes or
+//! writes keys goes through one invalidation step (`cache/invalidate.rs`), which detaches
+//! the loads in flight for those keys so that none of them stores a value that began loading
+//! before the invalidation.
+
+mod barrier;
+mod invalidate;
+mod load;
 
 use std::fmt;
 use std::future::Future;
@@ -8,12 +17,19 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backend::memory::ValueStore;
 use crate::error::{BackendError, Error, Result};
 use crate::flight::Flights;
 use crate::lock::LockQueues;
 use crate::stats::{CacheStats, Stats};
 use crate::store::{Lookup, Store, StoreError};
 use crate::ttl::Ttl;
+
+use barrier::Barrier;
+
+#[cfg(feature = "http")]
+pub(crate) use load::Ticket;
+pub(crate) use load::{Flown, Loaded};
 
 /// The `tracing` target of every event the cache emits: filter with `cached_core=debug` to
 /// see each hit, miss and write.
@@ -46,17 +62,20 @@ pub const LOG_TARGET: &str = "cached_core";
 /// ```
 #[derive(Clone)]
 pub struct Cache {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) name: String,
-    pub(crate) backend: String,
-    pub(crate) store: Store,
-    pub(crate) default_ttl: Duration,
-    pub(crate) stats: Stats,
-    pub(crate) flights: Flights,
-    pub(crate) locks: LockQueues,
+struct Inner {
+    name: String,
+    backend: String,
+    store: Store,
+    default_ttl: Duration,
+    stats: Stats,
+    flights: Flights,
+    locks: LockQueues,
+    /// Custom backends only: serializes each fill with the invalidations of its key, which
+    /// the other stores make atomic themselves.
+    barrier: Option<Barrier>,
 }
 
 impl fmt::Debug for Cache {
@@ -76,6 +95,7 @@ impl Cache {
         store: Store,
         default_ttl: Duration,
     ) -> Self {
+        let barrier = matches!(store, Store::Custom(_)).then(Barrier::default);
         Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -85,6 +105,7 @@ impl Cache {
                 stats: Stats::default(),
                 flights: Flights::default(),
                 locks: LockQueues::default(),
+                barrier,
             }),
         }
     }
@@ -111,7 +132,11 @@ impl Cache {
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
         match self.inner.store.get::<T>(key).await {
-            Ok(lookup) => Ok(self.count_lookup(key, lookup)),
+            Ok(lookup) => {
+                let value = self.decoded(key, lookup);
+                self.count_lookup(key, value.is_some());
+                Ok(value)
+            }
             Err(error) => Err(self.backend_error("get", key, error)),
         }
     }
@@ -135,7 +160,10 @@ impl Cache {
         if ttl.is_zero() {
             return self.delete(key).await.map(drop);
         }
-        match self.inner.store.set(key, value, ttl).await {
+        let written = self
+            .invalidating_key(key, self.inner.store.set(key, value, ttl))
+            .await;
+        match written {
             Ok(evicted) => {
                 self.count_set(key, ttl, evicted);
                 Ok(())
@@ -166,17 +194,13 @@ impl Cache {
         if let Some(value) = self.lookup(key).await {
             return value;
         }
-        self.inner
-            .flights
-            .run(key, || async {
-                if let Some(value) = self.recheck(key).await {
-                    return value;
-                }
-                let value = loader().await;
-                self.store_quietly(key, &value, ttl).await;
-                value
-            })
-            .await
+        self.load(key, Some::<T>, |ticket| async move {
+            let value = loader().await;
+            let filled = ticket.fill(&value, ttl).await;
+            Loaded::shared(value, filled)
+        })
+        .await
+        .into_inner()
     }
 
     /// As [`get_or_set`](Cache::get_or_set) with a fallible loader: an `Err` is returned to
@@ -195,22 +219,29 @@ impl Cache {
         if let Some(value) = self.lookup(key).await {
             return Ok(value);
         }
-        self.inner
-            .flights
-            .run_fallible(key, || async {
-                if let Some(value) = self.recheck(key).await {
-                    return Ok(value);
+        let flown = self
+            .load(key, Some::<T>, |ticket| async move {
+                match loader().await {
+                    Ok(value) => {
+                        let filled = ticket.fill(&value, ttl).await;
+                        Loaded::shared(value, filled).map_own(Ok)
+                    }
+                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
                 }
-                let value = loader().await?;
-                self.store_quietly(key, &value, ttl).await;
-                Ok(value)
             })
-            .await
+            .await;
+        match flown {
+            Flown::Own(result) => result,
+            Flown::Shared(value) => Ok(value),
+        }
     }
 
     /// Removes `key`; returns whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        match self.inner.store.delete(key).await {
+        match self
+            .invalidating_key(key, self.inner.store.delete(key))
+            .await
+        {
             Ok(removed) => {
                 self.count_deletes(key, usize::from(removed));
                 Ok(removed)
@@ -222,7 +253,10 @@ impl Cache {
     /// Removes each of `keys`; returns how many existed.
     pub async fn delete_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<usize> {
         let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
-        match self.inner.store.delete_many(&keys).await {
+        match self
+            .invalidating_keys(&keys, self.inner.store.delete_many(&keys))
+            .await
+        {
             Ok(removed) => {
                 self.count_deletes(&keys.join(" "), removed);
                 Ok(removed)
@@ -235,7 +269,10 @@ impl Cache {
     /// characters, `?` one character, `[abc]`/`[^a-z]` a class, `\` before any of them for
     /// the character itself. Returns how many keys were removed.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<usize> {
-        match self.inner.store.delete_pattern(pattern).await {
+        match self
+            .invalidating_pattern(pattern, self.inner.store.delete_pattern(pattern))
+            .await
+        {
             Ok(removed) => {
                 self.count_deletes(pattern, removed);
                 Ok(removed)
@@ -246,9 +283,7 @@ impl Cache {
 
     /// Removes every key of this cache.
     pub async fn clear(&self) -> Result<()> {
-        self.inner
-            .store
-            .clear()
+        self.invalidating_all(self.inner.store.clear())
             .await
             .map_err(|error| self.backend_error("clear", "*", error))?;
         tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, "Cache CLEAR");
@@ -278,7 +313,10 @@ impl Cache {
     /// and does not expire; an existing key keeps its expiry. A value that is not an integer
     /// (or a result that overflows) is [`Error::NotAnInteger`].
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
-        match self.inner.store.incr(key, by).await {
+        match self
+            .invalidating_key(key, self.inner.store.incr(key, by))
+            .await
+        {
             Ok((value, evicted)) => {
                 self.inner.stats.sets.incr();
                 self.inner.stats.evictions.add(evicted);
@@ -310,7 +348,10 @@ impl Cache {
         T::Owned: Serialize + Send + Sync + 'static,
     {
         let ttl = ttl.unwrap_or(self.inner.default_ttl);
-        match self.inner.store.set_nx(key, value, ttl).await {
+        let written = self
+            .invalidating_key(key, self.inner.store.set_nx(key, value, ttl))
+            .await;
+        match written {
             Ok((stored, evicted)) => {
                 if stored {
                     self.count_set(key, ttl, evicted);
@@ -333,15 +374,25 @@ impl Cache {
     }
 
     /// A read that never fails: misses, undecodable values and backend errors are all
-    /// `None`, the last two logged at `warn` and counted.
+    /// `None`, the last two logged at `warn` and counted. Counted as a hit or a miss.
     pub(crate) async fn lookup<T>(&self, key: &str) -> Option<T>
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
+        let value = self.read::<T>(key).await;
+        self.count_lookup(key, value.is_some());
+        value
+    }
+
+    /// A read that never fails and is not counted as a lookup: undecodable values and
+    /// backend errors are `None`, logged and counted as errors.
+    pub(crate) async fn read<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
         match self.inner.store.get::<T>(key).await {
-            Ok(lookup) => self.count_lookup(key, lookup),
+            Ok(lookup) => self.decoded(key, lookup),
             Err(error) => {
-                self.inner.stats.misses.incr();
                 self.inner.stats.errors.incr();
                 if matches!(error, BackendError::Unavailable) {
                     // The circuit breaker logged the outage once; one line per call would flood.
@@ -354,20 +405,60 @@ impl Cache {
         }
     }
 
-    /// The second look of a single-flight leader, in case a load finished between its miss
-    /// and its turn; not counted as a lookup.
-    async fn recheck<T>(&self, key: &str) -> Option<T>
+    /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
+    /// when the store cannot answer at once (it is not in memory).
+    #[inline]
+    pub(crate) fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>
     where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
+        T: DeserializeOwned + Clone + 'static,
     {
-        match self.inner.store.get::<T>(key).await {
-            Ok(Lookup::Hit(value)) => Some(value),
-            _ => None,
+        let store = self.memory()?;
+        let value = self.decoded(key, crate::store::memory_get(store, key));
+        self.count_lookup(key, value.is_some());
+        Some(value)
+    }
+
+    /// The in-process store, when the cache is one.
+    #[inline]
+    fn memory(&self) -> Option<&ValueStore> {
+        self.inner.store.memory()
+    }
+
+    /// The value of a read, an undecodable one logged at `warn` and counted as an error.
+    #[inline]
+    fn decoded<T>(&self, key: &str, lookup: Lookup<T>) -> Option<T> {
+        match lookup {
+            Lookup::Hit(value) => Some(value),
+            Lookup::Miss => None,
+            Lookup::Undecodable(error) => {
+                self.inner.stats.errors.incr();
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cached value does not decode; treated as a miss");
+                None
+            }
         }
     }
 
-    /// A write that never fails: an error is logged at `warn` and counted.
-    pub(crate) async fn store_quietly<T>(&self, key: &str, value: &T, ttl: Option<Duration>)
+    /// Counts and logs one lookup of `key`.
+    #[inline]
+    pub(crate) fn count_lookup(&self, key: &str, hit: bool) {
+        if hit {
+            self.inner.stats.hits.incr();
+            tracing::debug!(target: LOG_TARGET, "Cache HIT: {key}");
+        } else {
+            self.inner.stats.misses.incr();
+            tracing::debug!(target: LOG_TARGET, "Cache MISS: {key}");
+        }
+    }
+
+    /// Counts an error the caller survived (logged where it happened).
+    pub(crate) fn count_error(&self) {
+        self.inner.stats.errors.incr();
+    }
+
+    /// A write that never fails: an error is logged (at `debug` while the backend is known
+    /// to be unavailable) and counted.
+    #[cfg(feature = "http")]
+    pub(crate) async fn set_quietly<T>(&self, key: &str, value: &T, ttl: Option<Duration>)
     where
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + Send + Sync + 'static,
@@ -384,6 +475,19 @@ impl Cache {
                 tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
             }
         }
+    }
+
+    /// Removes `key`; a failure is logged (by `delete`) and counted, never returned.
+    #[cfg(feature = "http")]
+    pub(crate) async fn delete_quietly(&self, key: &str) {
+        if let Err(error) = self.delete(key).await {
+            tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache delete failed");
+        }
+    }
+
+    /// The in-process waiters of this cache's locks.
+    pub(crate) fn locks(&self) -> &LockQueues {
+        &self.inner.locks
     }
 
     pub(crate) async fn try_take_lock(
@@ -411,28 +515,6 @@ impl Cache {
 
     pub(crate) fn release_lock_now(&self, name: &str, token: &str) -> Option<bool> {
         self.inner.store.delete_if_token_now(name, token)
-    }
-
-    pub(crate) fn count_lookup<T>(&self, key: &str, lookup: Lookup<T>) -> Option<T> {
-        let stats = &self.inner.stats;
-        match lookup {
-            Lookup::Hit(value) => {
-                stats.hits.incr();
-                tracing::debug!(target: LOG_TARGET, "Cache HIT: {key}");
-                Some(value)
-            }
-            Lookup::Miss => {
-                stats.misses.incr();
-                tracing::debug!(target: LOG_TARGET, "Cache MISS: {key}");
-                None
-            }
-            Lookup::Undecodable(error) => {
-                stats.misses.incr();
-                stats.errors.incr();
-                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cached value does not decode; treated as a miss");
-                None
-            }
-        }
     }
 
     fn count_set(&self, key: &str, ttl: Duration, evicted: u64) {

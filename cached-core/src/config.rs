@@ -67,6 +67,12 @@ pub struct CacheConfig {
     pub breaker_threshold: Option<u32>,
     /// How long an open circuit answers at once, before it lets one probe through.
     pub breaker_cooldown: Option<Duration>,
+    /// How long a Redis load's lease lives (default 10 s): a load that outlives it does not
+    /// store its value.
+    pub lease_ttl: Option<Duration>,
+    /// How long a Redis load waits for another process's load of the same key before it
+    /// loads by itself (default 250 ms; zero never waits).
+    pub lease_wait: Option<Duration>,
     /// Every other field, for custom backends.
     pub options: Map<String, Value>,
 }
@@ -96,6 +102,8 @@ impl CacheConfig {
             response_timeout: None,
             breaker_threshold: None,
             breaker_cooldown: None,
+            lease_ttl: None,
+            lease_wait: None,
             options: Map::new(),
         }
     }
@@ -240,6 +248,14 @@ impl CacheConfig {
         self
     }
 
+    /// Sets how long a Redis load's lease lives, and how long a load waits for another
+    /// process's load of the same key before it loads by itself.
+    pub fn with_leases(mut self, lease_ttl: Duration, lease_wait: Duration) -> Self {
+        self.lease_ttl = Some(lease_ttl);
+        self.lease_wait = Some(lease_wait);
+        self
+    }
+
     /// Sets a custom option.
     pub fn with_option(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.options.insert(name.to_owned(), value.into());
@@ -331,6 +347,8 @@ impl CacheSettings {
                         .and_then(|n| u32::try_from(n).map_err(|_| format!("{n} is too large")))
                         .map(|n| config.breaker_threshold = Some(n)),
                     "breaker_cooldown" => millis(&value).map(|d| config.breaker_cooldown = Some(d)),
+                    "lease_ttl" => millis(&value).map(|d| config.lease_ttl = Some(d)),
+                    "lease_wait" => millis_or_zero(&value).map(|d| config.lease_wait = Some(d)),
                     _ => {
                         config.options.insert(field.clone(), value);
                         Ok(())
@@ -435,6 +453,17 @@ fn millis(value: &Value) -> Result<Duration, String> {
             "expected whole milliseconds or a duration string, found {}",
             kind(other)
         )),
+    }
+}
+
+/// A wait that may be zero: whole milliseconds or a duration string.
+fn millis_or_zero(value: &Value) -> Result<Duration, String> {
+    match value {
+        Value::Number(n) if n.as_i64() == Some(0) => Ok(Duration::ZERO),
+        Value::String(text) if humantime::parse_duration(text).is_ok_and(|d| d.is_zero()) => {
+            Ok(Duration::ZERO)
+        }
+        other => millis(other),
     }
 }
 

@@ -1,148 +1,182 @@
-//! Single-flight: concurrent misses of one key in this process run one load and share its
-//! result.
+//! Single-flight with invalidation: concurrent misses of one key in this process run one
+//! load and share its result, and an invalidation *detaches* the loads in flight for the keys
+//! it removes.
 //!
-//! Each key in flight has a `tokio::sync::OnceCell`; the first caller's work initializes it
-//! and the others wait on it. If that caller is cancelled, the next waiter runs its own work,
-//! so a dropped future never strands the others.
+//! A detached flight is out of the map, so a caller that misses after the invalidation starts
+//! a new load instead of joining one that began before it; the callers it already had still
+//! get its result, and its fill is refused (the store checks [`Flight::is_detached`] under the
+//! lock its write takes). Invalidations detach before they delete and again after, so that a
+//! flight that joined the map in between (and may have read the old value on its second look)
+//! is not joined afterwards either.
+//!
+//! Each key in flight has one [`Flight`] per shared result type; the first caller's load
+//! initializes its `OnceCell` and the others wait on it. If that caller is cancelled, the
+//! next waiter leads with its own load, so a dropped future never strands the others.
 
 use std::any::Any;
-use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dashmap::DashMap;
 use tokio::sync::OnceCell;
 
-type Cell = Arc<dyn Any + Send + Sync>;
+/// What the callers that waited on a flight get.
+#[derive(Clone)]
+pub(crate) enum Outcome<S> {
+    /// The load's result, for every caller that waited.
+    Sure(S),
+    /// The load's result, but its lease was lost: an invalidation (perhaps in another
+    /// process) came while it ran, possibly before a waiting caller arrived. Only a caller
+    /// on its second flight, whose load began after the caller did, may take it.
+    Unsure(S),
+    /// No result for the waiting callers (the leader's error is its own): each loads again.
+    Each,
+}
+
+/// One load in flight for one key.
+pub(crate) struct Flight {
+    detached: AtomicBool,
+    /// A `OnceCell<Outcome<S>>` for the flight's shared type `S`.
+    cell: Box<dyn Any + Send + Sync>,
+}
+
+impl Flight {
+    fn new<S: Send + Sync + 'static>() -> Self {
+        Self {
+            detached: AtomicBool::new(false),
+            cell: Box::new(OnceCell::<Outcome<S>>::new()),
+        }
+    }
+
+    fn holds<S: 'static>(&self) -> bool {
+        self.cell.is::<OnceCell<Outcome<S>>>()
+    }
+
+    /// The flight's result cell; `S` is the type it was created for.
+    pub(crate) fn cell<S: 'static>(&self) -> &OnceCell<Outcome<S>> {
+        self.cell
+            .downcast_ref()
+            .expect("a flight is joined with the type it was created for")
+    }
+
+    /// Whether an invalidation detached this flight: its load must not be stored.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
+    }
+
+    fn detach(&self) {
+        self.detached.store(true, Ordering::Release);
+    }
+}
 
 /// The loads in flight for one cache, by key.
 #[derive(Default)]
 pub(crate) struct Flights {
-    cells: DashMap<Box<str>, Cell>,
+    map: DashMap<Box<str>, Vec<Arc<Flight>>>,
 }
 
 impl Flights {
-    /// Runs `work` for `key` unless a run is in flight, in which case its result is shared.
-    pub(crate) async fn run<R, F, Fut>(&self, key: &str, work: F) -> R
-    where
-        R: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = R>,
-    {
-        let Some(cell) = self.join::<R>(key) else {
-            return work().await;
-        };
-        let result = cell.get_or_init(work).await.clone();
-        self.leave(key, &cell);
-        result
+    /// The flight of shared type `S` for `key`: the one in flight, or a new one.
+    pub(crate) fn join<S: Send + Sync + 'static>(&self, key: &str) -> Arc<Flight> {
+        let mut flights = self.map.entry(key.into()).or_default();
+        if let Some(flight) = flights.iter().find(|flight| flight.holds::<S>()) {
+            return Arc::clone(flight);
+        }
+        let flight = Arc::new(Flight::new::<S>());
+        flights.push(Arc::clone(&flight));
+        flight
     }
 
-    /// As [`run`](Self::run), but a failed run is not shared: its caller gets the error and
-    /// the next waiter runs its own work.
-    pub(crate) async fn run_fallible<T, E, F, Fut>(&self, key: &str, work: F) -> Result<T, E>
-    where
-        T: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let Some(cell) = self.join::<T>(key) else {
-            return work().await;
-        };
-        let result = cell.get_or_try_init(work).await.cloned();
-        self.leave(key, &cell);
-        result
+    /// Takes `flight` out of the map before its result is published, so that a caller
+    /// arriving once the result is known starts afresh (and finds the value stored).
+    pub(crate) fn retire(&self, key: &str, flight: &Arc<Flight>) {
+        self.map.remove_if_mut(key, |_, flights| {
+            flights.retain(|held| !Arc::ptr_eq(held, flight));
+            flights.is_empty()
+        });
     }
 
-    /// The cell for `key`, created if none is in flight; `None` if a flight of another result
-    /// type holds the key (then the caller runs alone).
-    fn join<R: Send + Sync + 'static>(&self, key: &str) -> Option<Arc<OnceCell<R>>> {
-        let cell: Cell = match self.cells.get(key) {
-            Some(cell) => Arc::clone(&cell),
-            None => Arc::clone(
-                self.cells
-                    .entry(key.into())
-                    .or_insert_with(|| Arc::new(OnceCell::<R>::new()))
-                    .value(),
-            ),
-        };
-        cell.downcast::<OnceCell<R>>().ok()
+    /// Takes `flight` out of the map if nobody else holds it (every caller of a flight that
+    /// never finished was cancelled); a no-op for a retired or detached flight.
+    pub(crate) fn leave(&self, key: &str, flight: &Arc<Flight>) {
+        // Joining clones under the map's lock, which this holds: the count is exact.
+        self.map.remove_if_mut(key, |_, flights| {
+            flights.retain(|held| !(Arc::ptr_eq(held, flight) && Arc::strong_count(held) <= 2));
+            flights.is_empty()
+        });
     }
 
-    /// Retires `cell` once its result is known (or its run failed), so that later misses
-    /// start a fresh load.
-    fn leave<R: Send + Sync + 'static>(&self, key: &str, cell: &Arc<OnceCell<R>>) {
-        let ours = Arc::as_ptr(cell).cast::<()>();
-        self.cells
-            .remove_if(key, |_, current| Arc::as_ptr(current).cast::<()>() == ours);
+    /// Detaches the flights of `key`.
+    pub(crate) fn detach(&self, key: &str) {
+        if self.map.is_empty() {
+            return;
+        }
+        if let Some((_, flights)) = self.map.remove(key) {
+            flights.iter().for_each(|flight| flight.detach());
+        }
+    }
+
+    /// Detaches the flights of every key `matches` accepts.
+    pub(crate) fn detach_where(&self, mut matches: impl FnMut(&str) -> bool) {
+        if self.map.is_empty() {
+            return;
+        }
+        self.map.retain(|key, flights| {
+            let detached = matches(key);
+            if detached {
+                flights.iter().for_each(|flight| flight.detach());
+            }
+            !detached
+        });
     }
 
     #[cfg(test)]
-    fn in_flight(&self) -> usize {
-        self.cells.len()
+    pub(crate) fn in_flight(&self) -> usize {
+        self.map.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_runs_share_one_result() {
-        let flights = Arc::new(Flights::default());
-        let runs = Arc::new(AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let (flights, runs) = (flights.clone(), runs.clone());
-                tokio::spawn(async move {
-                    flights
-                        .run("k", || async {
-                            runs.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            7_u32
-                        })
-                        .await
-                })
-            })
-            .collect();
-        for task in tasks {
-            assert_eq!(task.await.unwrap(), 7);
-        }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(flights.in_flight(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_failed_run_is_retried_by_the_next_caller() {
+    #[test]
+    fn one_flight_per_key_and_type() {
         let flights = Flights::default();
-        let first: Result<u32, &str> = flights.run_fallible("k", || async { Err("down") }).await;
-        assert_eq!(first, Err("down"));
-        let second: Result<u32, &str> = flights.run_fallible("k", || async { Ok(3) }).await;
-        assert_eq!(second, Ok(3));
+        let a = flights.join::<u32>("k");
+        assert!(Arc::ptr_eq(&a, &flights.join::<u32>("k")));
+        let b = flights.join::<String>("k");
+        assert!(!Arc::ptr_eq(&a, &b), "another type gets its own flight");
+        flights.retire("k", &a);
+        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("k")), "retired");
+        assert!(Arc::ptr_eq(&b, &flights.join::<String>("k")));
+    }
+
+    #[test]
+    fn detached_flights_are_marked_and_never_joined_again() {
+        let flights = Flights::default();
+        let a = flights.join::<u32>("user:1");
+        let b = flights.join::<u32>("user:2");
+        let c = flights.join::<u32>("post:1");
+        flights.detach("user:1");
+        assert!(a.is_detached() && !b.is_detached());
+        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("user:1")));
+        flights.detach_where(|key| key.starts_with("user:"));
+        assert!(b.is_detached() && !c.is_detached());
+        flights.detach_where(|_| true);
+        assert!(c.is_detached());
         assert_eq!(flights.in_flight(), 0);
     }
 
-    #[tokio::test]
-    async fn a_cancelled_leader_hands_over_to_a_waiter() {
-        let flights = Arc::new(Flights::default());
-        let leader = {
-            let flights = flights.clone();
-            tokio::spawn(async move {
-                flights
-                    .run("k", || async {
-                        tokio::time::sleep(Duration::from_secs(60)).await;
-                        1_u32
-                    })
-                    .await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let waiter = {
-            let flights = flights.clone();
-            tokio::spawn(async move { flights.run("k", || async { 2_u32 }).await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        leader.abort();
-        assert_eq!(waiter.await.unwrap(), 2);
+    #[test]
+    fn an_abandoned_flight_is_forgotten_but_not_one_still_joined() {
+        let flights = Flights::default();
+        let first = flights.join::<u32>("k");
+        let second = flights.join::<u32>("k");
+        flights.leave("k", &first);
+        assert_eq!(flights.in_flight(), 1, "another caller still holds it");
+        drop(second);
+        flights.leave("k", &first);
+        assert_eq!(flights.in_flight(), 0);
     }
 }

@@ -62,6 +62,7 @@
 
 mod backend;
 mod cache;
+mod codec;
 mod config;
 mod error;
 mod flight;
@@ -74,6 +75,7 @@ mod lock;
 mod registry;
 mod stats;
 mod store;
+mod token;
 mod ttl;
 mod value;
 

@@ -11,14 +11,14 @@
 //! protect correctness on their own.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use tokio::sync::{Mutex, Notify};
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
+use crate::token::new_token;
 
 /// The longest pause between two attempts to take a lock held elsewhere.
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
@@ -56,7 +56,7 @@ impl LockGuard {
     pub async fn release(mut self) -> Result<bool> {
         self.released = true;
         let result = self.cache.release_lock(&self.name, &self.token).await;
-        self.cache.inner.locks.wake_next(&self.name);
+        self.cache.locks().wake_next(&self.name);
         result
     }
 }
@@ -71,7 +71,7 @@ impl Drop for LockGuard {
             .release_lock_now(&self.name, &self.token)
             .is_some()
         {
-            self.cache.inner.locks.wake_next(&self.name);
+            self.cache.locks().wake_next(&self.name);
             return;
         }
         let (cache, name, token) = (
@@ -85,7 +85,7 @@ impl Drop for LockGuard {
                     if let Err(error) = cache.release_lock(&name, &token).await {
                         tracing::warn!(target: "cached_core", lock = %name, %error, "lock release failed; it expires after its timeout");
                     }
-                    cache.inner.locks.wake_next(&name);
+                    cache.locks().wake_next(&name);
                 });
             }
             Err(_) => {
@@ -129,7 +129,7 @@ impl Cache {
         let started = Instant::now();
         let deadline = started + wait;
         let token = new_token();
-        let queue = self.inner.locks.join(name);
+        let queue = self.locks().join(name);
         let taken = async {
             let Ok(_turn) = tokio::time::timeout_at(deadline.into(), queue.turn.lock()).await
             else {
@@ -153,7 +153,7 @@ impl Cache {
         }
         .await;
         drop(queue);
-        self.inner.locks.leave(name);
+        self.locks().leave(name);
         match taken {
             Ok(true) => Ok(self.guard(name, token)),
             Ok(false) => Err(Error::LockTimeout {
@@ -215,17 +215,4 @@ impl LockQueues {
             queue.released.notify_one();
         }
     }
-}
-
-/// A token unique to one acquisition: the process, the time, and a counter.
-fn new_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{:x}-{nanos:x}-{:x}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }

@@ -162,6 +162,8 @@ fn redis_fields(config: &CacheConfig) -> Vec<&'static str> {
         ("response_timeout", config.response_timeout.is_some()),
         ("breaker_threshold", config.breaker_threshold.is_some()),
         ("breaker_cooldown", config.breaker_cooldown.is_some()),
+        ("lease_ttl", config.lease_ttl.is_some()),
+        ("lease_wait", config.lease_wait.is_some()),
     ]
     .into_iter()
     .filter_map(|(field, set)| set.then_some(field))

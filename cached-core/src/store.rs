@@ -1,20 +1,28 @@
 //! Dispatch from the cache API to the backend a cache was configured with: an enum, so that
-//! the built-in backends are called directly, and `dyn Backend` only for custom ones.
+//! the built-in backends are called directly, and `dyn Backend` only for custom ones. Each
+//! backend encodes its own values and guards its own calls (the Redis circuit breaker).
+//!
+//! Besides the cache API, stores serve the load path (`cache/load.rs`): a load *claims* its
+//! key before it runs (a second look, and on Redis a lease), then *fills* it only while its
+//! claim holds, so that no load that began before an invalidation stores after it.
 
-use std::sync::Arc;
+mod custom;
+mod memory;
+
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::Backend;
-use crate::backend::memory::{Action, Expiry, ValueStore};
+use crate::backend::memory::ValueStore;
 #[cfg(feature = "redis")]
 use crate::backend::redis::RedisStore;
 use crate::error::BackendError;
-use crate::key;
+use crate::flight::Flight;
 use crate::ttl::Ttl;
-use crate::value::{self, erase};
+
+pub(crate) use custom::CustomStore;
+pub(crate) use memory::get as memory_get;
 
 /// The outcome of a read.
 pub(crate) enum Lookup<T> {
@@ -39,6 +47,45 @@ impl From<BackendError> for StoreError {
 /// What a write did besides storing: entries evicted to make room.
 pub(crate) type Evicted = u64;
 
+/// The right of a load to fill its key, from [`Store::claim`].
+pub(crate) enum Lease {
+    /// An in-process claim: the load's flight, as long as no invalidation detaches it.
+    Local,
+    /// A Redis lease: the marker the key holds while a load runs (see
+    /// `backend/redis/lease.rs`); an invalidation anywhere removes it with the key. `owned`
+    /// is false for another process's marker, through which a load that tired of waiting
+    /// for it stores (and which it never removes).
+    #[cfg(feature = "redis")]
+    Redis { marker: Vec<u8>, owned: bool },
+    /// No right to fill: the store could not be asked, so the value is not stored.
+    Denied,
+}
+
+/// What a load found when it claimed its key.
+pub(crate) enum Claim<S> {
+    /// A value arrived since the miss (and the caller accepts it).
+    Found(S),
+    /// Nothing usable is stored: load, and fill under this lease.
+    Load(Lease),
+    /// The store could not be asked: load, and do not store.
+    Failed(BackendError),
+}
+
+/// How a fill went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Filled {
+    /// The value is stored.
+    Stored,
+    /// The value is not stored (the caller chose not to, or the store could not be asked).
+    Kept,
+    /// An invalidation in this process detached the load: not stored. Every caller waiting
+    /// on it arrived before that invalidation.
+    Detached,
+    /// The lease was lost: an invalidation or a newer write, perhaps in another process,
+    /// came while the load ran. Not stored.
+    Lost,
+}
+
 /// The store behind one cache.
 #[allow(
     clippy::large_enum_variant,
@@ -51,33 +98,16 @@ pub(crate) enum Store {
     Custom(CustomStore),
 }
 
-/// A registered custom backend, with the cache's key prefix.
-pub(crate) struct CustomStore {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) prefix: String,
-}
-
 impl Store {
     pub(crate) async fn get<T>(&self, key: &str) -> Result<Lookup<T>, BackendError>
     where
         T: DeserializeOwned + Clone + 'static,
     {
         match self {
-            Store::Memory(store) => Ok(store
-                .get(key, |stored| match value::read::<T>(&**stored) {
-                    Ok(value) => Lookup::Hit(value),
-                    Err(error) => Lookup::Undecodable(error),
-                })
-                .unwrap_or(Lookup::Miss)),
+            Store::Memory(store) => Ok(memory::get(store, key)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.get(key).await,
-            Store::Custom(custom) => {
-                let bytes = custom
-                    .backend
-                    .get(&key::prefixed(&custom.prefix, key))
-                    .await?;
-                Ok(decode(bytes))
-            }
+            Store::Custom(custom) => custom.get(key).await,
         }
     }
 
@@ -92,23 +122,15 @@ impl Store {
         T::Owned: Serialize + Send + Sync + 'static,
     {
         match self {
-            Store::Memory(store) => Ok(store.set(key, erase(value.to_owned()), ttl)),
+            Store::Memory(store) => Ok(memory::set(store, key, value, ttl)),
             #[cfg(feature = "redis")]
-            Store::Redis(redis) => {
-                redis.check_available()?;
-                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
-                redis.set(key, &bytes, ttl).await?;
-                Ok(0)
-            }
-            Store::Custom(custom) => {
-                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
-                let key = key::prefixed(&custom.prefix, key);
-                custom.backend.set(&key, bytes, Some(ttl)).await?;
-                Ok(0)
-            }
+            Store::Redis(redis) => redis.set(key, value, ttl).await.map(|()| 0),
+            Store::Custom(custom) => custom.set(key, value, ttl).await.map(|()| 0),
         }
     }
 
+    /// Stores `value` if `key` is absent. `pinned` entries are claims (locks, `set_nx`):
+    /// the memory store never evicts them while they live.
     pub(crate) async fn set_nx<T>(
         &self,
         key: &str,
@@ -120,24 +142,10 @@ impl Store {
         T::Owned: Serialize + Send + Sync + 'static,
     {
         match self {
-            Store::Memory(store) => Ok(store.compute(key, |current| match current {
-                Some(_) => (Action::Keep, false),
-                None => (
-                    Action::Put(erase(value.to_owned()), Expiry::After(ttl)),
-                    true,
-                ),
-            })),
+            Store::Memory(store) => Ok(memory::set_nx(store, key, value, ttl)),
             #[cfg(feature = "redis")]
-            Store::Redis(redis) => {
-                redis.check_available()?;
-                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
-                Ok((redis.set_nx(key, &bytes, ttl).await?, 0))
-            }
-            Store::Custom(custom) => {
-                let bytes = serde_json::to_vec(value).map_err(StoreError::Encode)?;
-                let key = key::prefixed(&custom.prefix, key);
-                Ok((custom.backend.set_nx(&key, bytes, Some(ttl)).await?, 0))
-            }
+            Store::Redis(redis) => Ok((redis.set_nx(key, value, ttl).await?, 0)),
+            Store::Custom(custom) => Ok((custom.set_nx(key, value, ttl).await?, 0)),
         }
     }
 
@@ -146,12 +154,7 @@ impl Store {
             Store::Memory(store) => Ok(store.remove(key)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.delete(key).await,
-            Store::Custom(custom) => {
-                custom
-                    .backend
-                    .delete(&key::prefixed(&custom.prefix, key))
-                    .await
-            }
+            Store::Custom(custom) => custom.delete(key).await,
         }
     }
 
@@ -160,13 +163,7 @@ impl Store {
             Store::Memory(store) => Ok(keys.iter().filter(|key| store.remove(**key)).count()),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.delete_many(keys).await,
-            Store::Custom(custom) => {
-                let keys: Vec<String> = keys
-                    .iter()
-                    .map(|key| key::prefixed(&custom.prefix, key).into_owned())
-                    .collect();
-                custom.backend.delete_many(&keys).await
-            }
+            Store::Custom(custom) => custom.delete_many(keys).await,
         }
     }
 
@@ -175,10 +172,7 @@ impl Store {
             Store::Memory(store) => Ok(store.remove_matching(pattern)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.delete_pattern(pattern).await,
-            Store::Custom(custom) => {
-                let pattern = key::prefixed_pattern(&custom.prefix, pattern);
-                custom.backend.delete_pattern(&pattern).await
-            }
+            Store::Custom(custom) => custom.delete_pattern(pattern).await,
         }
     }
 
@@ -192,11 +186,7 @@ impl Store {
             }
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.clear().await,
-            Store::Custom(custom) if custom.prefix.is_empty() => custom.backend.clear().await,
-            Store::Custom(custom) => {
-                let pattern = key::prefixed_pattern(&custom.prefix, "*");
-                custom.backend.delete_pattern(&pattern).await.map(drop)
-            }
+            Store::Custom(custom) => custom.clear().await,
         }
     }
 
@@ -205,12 +195,7 @@ impl Store {
             Store::Memory(store) => Ok(store.contains(key)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.exists(key).await,
-            Store::Custom(custom) => {
-                custom
-                    .backend
-                    .exists(&key::prefixed(&custom.prefix, key))
-                    .await
-            }
+            Store::Custom(custom) => custom.exists(key).await,
         }
     }
 
@@ -219,12 +204,7 @@ impl Store {
             Store::Memory(store) => Ok(store.ttl(key)),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.ttl(key).await,
-            Store::Custom(custom) => {
-                custom
-                    .backend
-                    .ttl(&key::prefixed(&custom.prefix, key))
-                    .await
-            }
+            Store::Custom(custom) => custom.ttl(key).await,
         }
     }
 
@@ -232,28 +212,10 @@ impl Store {
     /// an existing key keeps its expiry (Redis' `INCRBY`).
     pub(crate) async fn incr(&self, key: &str, by: i64) -> Result<(i64, Evicted), BackendError> {
         match self {
-            Store::Memory(store) => {
-                let (result, evicted) = store.compute(key, |current| {
-                    let start = match current {
-                        Some(current) => value::read_integer(&**current.value),
-                        None => Some(0),
-                    };
-                    match start.and_then(|n| n.checked_add(by)) {
-                        Some(next) => (Action::Put(erase(next), Expiry::Unchanged), Ok(next)),
-                        None => (Action::Keep, Err(BackendError::NotAnInteger)),
-                    }
-                });
-                result.map(|next| (next, evicted))
-            }
+            Store::Memory(store) => memory::incr(store, key, by),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => Ok((redis.incr(key, by).await?, 0)),
-            Store::Custom(custom) => Ok((
-                custom
-                    .backend
-                    .incr(&key::prefixed(&custom.prefix, key), by)
-                    .await?,
-                0,
-            )),
+            Store::Custom(custom) => Ok((custom.incr(key, by).await?, 0)),
         }
     }
 
@@ -264,17 +226,10 @@ impl Store {
         token: &str,
     ) -> Result<bool, BackendError> {
         match self {
-            Store::Memory(store) => Ok(release_token(store, key, token)),
+            Store::Memory(store) => Ok(memory::release_token(store, key, token)),
             #[cfg(feature = "redis")]
-            Store::Redis(redis) => {
-                let expected = serde_json::to_vec(token).expect("a string always serializes");
-                redis.delete_if_equals(key, &expected).await
-            }
-            Store::Custom(custom) => {
-                let expected = serde_json::to_vec(token).expect("a string always serializes");
-                let key = key::prefixed(&custom.prefix, key);
-                custom.backend.delete_if_equals(&key, &expected).await
-            }
+            Store::Redis(redis) => redis.delete_if_token(key, token).await,
+            Store::Custom(custom) => custom.delete_if_token(key, token).await,
         }
     }
 
@@ -282,7 +237,7 @@ impl Store {
     /// dropped lock guard releases at once).
     pub(crate) fn delete_if_token_now(&self, key: &str, token: &str) -> Option<bool> {
         match self {
-            Store::Memory(store) => Some(release_token(store, key, token)),
+            Store::Memory(store) => Some(memory::release_token(store, key, token)),
             #[cfg(feature = "redis")]
             Store::Redis(_) => None,
             Store::Custom(_) => None,
@@ -298,29 +253,88 @@ impl Store {
             Store::Custom(_) => None,
         }
     }
-}
 
-fn release_token(store: &ValueStore, key: &str, token: &str) -> bool {
-    store
-        .compute(key, |current| {
-            let held = current
-                .and_then(|c| c.value.as_any().downcast_ref::<String>())
-                .is_some_and(|held| held == token);
-            if held {
-                (Action::Remove, true)
-            } else {
-                (Action::Keep, false)
+    /// The in-process store, when this is one: it answers without awaiting.
+    pub(crate) fn memory(&self) -> Option<&ValueStore> {
+        match self {
+            Store::Memory(store) => Some(store),
+            #[cfg(feature = "redis")]
+            Store::Redis(_) => None,
+            Store::Custom(_) => None,
+        }
+    }
+
+    /// The second look of a load at its key, and its claim: a value `accept` takes, or the
+    /// lease to fill the key under. On Redis the lease takes the key's place while it is
+    /// missing, and a key another process is loading is waited for (boundedly).
+    pub(crate) async fn claim<T, S>(&self, key: &str, accept: impl Fn(T) -> Option<S>) -> Claim<S>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        match self {
+            Store::Memory(store) => match memory::get::<T>(store, key) {
+                Lookup::Hit(value) => found_or_load(accept(value), Lease::Local),
+                Lookup::Miss | Lookup::Undecodable(_) => Claim::Load(Lease::Local),
+            },
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.claim(key, accept).await,
+            Store::Custom(custom) => match custom.get::<T>(key).await {
+                Ok(Lookup::Hit(value)) => found_or_load(accept(value), Lease::Local),
+                _ => Claim::Load(Lease::Local),
+            },
+        }
+    }
+
+    /// Stores a load's `value` at `key` for `ttl` while its claim holds: `lease` is intact
+    /// and `flight` not detached, checked atomically with the write. Custom backends cannot
+    /// check atomically; the cache serializes their fills with invalidations instead.
+    pub(crate) async fn fill<T>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+        lease: &Lease,
+        flight: &Flight,
+    ) -> Result<(Filled, Evicted), StoreError>
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        match (self, lease) {
+            #[cfg(feature = "redis")]
+            (Store::Redis(_), _) if flight.is_detached() => Ok((Filled::Lost, 0)),
+            (_, _) if flight.is_detached() => Ok((Filled::Detached, 0)),
+            (_, Lease::Denied) => Ok((Filled::Kept, 0)),
+            (Store::Memory(store), _) => Ok(memory::fill(store, key, value, ttl, flight)),
+            #[cfg(feature = "redis")]
+            (Store::Redis(redis), Lease::Redis { marker, .. }) => {
+                Ok((redis.fill(key, value, ttl, marker).await?, 0))
             }
-        })
-        .0
+            #[cfg(feature = "redis")]
+            (Store::Redis(_), Lease::Local) => Ok((Filled::Kept, 0)),
+            (Store::Custom(custom), _) => custom
+                .set(key, value, ttl)
+                .await
+                .map(|()| (Filled::Stored, 0)),
+        }
+    }
+
+    /// Gives a claim up without storing: a Redis lease is removed so that other processes
+    /// stop waiting for it. Returns [`Filled::Lost`] when the lease had already gone.
+    pub(crate) async fn release(&self, key: &str, lease: &Lease, flight: &Flight) -> Filled {
+        match (self, lease) {
+            #[cfg(feature = "redis")]
+            (Store::Redis(redis), Lease::Redis { marker, owned }) => {
+                redis.release(key, marker, *owned).await
+            }
+            _ if flight.is_detached() => Filled::Detached,
+            _ => Filled::Kept,
+        }
+    }
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(bytes: Option<Vec<u8>>) -> Lookup<T> {
-    match bytes {
-        None => Lookup::Miss,
-        Some(bytes) => match serde_json::from_slice(&bytes) {
-            Ok(value) => Lookup::Hit(value),
-            Err(error) => Lookup::Undecodable(error),
-        },
+fn found_or_load<S>(accepted: Option<S>, lease: Lease) -> Claim<S> {
+    match accepted {
+        Some(value) => Claim::Found(value),
+        None => Claim::Load(lease),
     }
 }

@@ -1,14 +1,17 @@
 //! The Redis store: one server through a redis-rs `ConnectionManager`, or a Redis Cluster
 //! through `cluster_async`, behind a circuit breaker.
 //!
-//! Values are JSON bytes, keys carry the cache's `key_prefix`. Each method is one command
-//! (or one Lua script) except `delete_pattern`, which walks `SCAN MATCH COUNT` and unlinks
-//! each page's keys in one `UNLINK` (never `KEYS`, which blocks the server).
+//! Values are encoded by the codec (JSON), keys carry the cache's `key_prefix`. Each method
+//! is one command or one Lua script except `delete_pattern`, which walks `SCAN MATCH COUNT`
+//! and unlinks each page's keys in one `UNLINK` (never `KEYS`, which blocks the server).
+//! Loads claim their key with a lease (see `redis/lease.rs`), which the scripts that answer
+//! for values treat as an absent key.
 
 mod circuit;
 mod cluster;
 mod connection;
 mod failure;
+mod lease;
 mod scripts;
 mod settings;
 
@@ -18,12 +21,14 @@ use std::time::Duration;
 
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{Cmd, FromRedisValue, RedisResult, Value, cmd};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::cache::LOG_TARGET;
+use crate::codec;
 use crate::error::BackendError;
 use crate::key;
-use crate::store::{Lookup, decode};
+use crate::store::{Filled, Lookup, StoreError};
 use crate::ttl::Ttl;
 
 use circuit::{Breaker, Tripped};
@@ -41,6 +46,14 @@ const SCAN_COUNT: usize = 1000;
 /// clamped, since Redis refuses expiry times past the end of its clock.
 const MAX_TTL_MS: u128 = 1 << 50;
 
+/// How loads claim keys: how long a lease lives, and how long a load waits for another
+/// process's load of the same key before it loads by itself.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Leases {
+    pub(crate) ttl: Duration,
+    pub(crate) wait: Duration,
+}
+
 /// The store behind one Redis cache.
 pub(crate) struct RedisStore {
     cache: String,
@@ -48,6 +61,7 @@ pub(crate) struct RedisStore {
     connection: Connection,
     breaker: Breaker,
     response_timeout: Duration,
+    leases: Leases,
 }
 
 impl RedisStore {
@@ -55,8 +69,9 @@ impl RedisStore {
         key::prefixed(&self.prefix, key)
     }
 
-    /// The value at `key`. A key holding another Redis type (a list, a hash: written by
-    /// another program) is undecodable, like a corrupt value, rather than an error.
+    /// The value at `key`. A lease (a load in flight) is a miss; a key holding another
+    /// Redis type (a list, a hash: written by another program) is undecodable, like a
+    /// corrupt value, rather than an error.
     pub(crate) async fn get<T: DeserializeOwned>(
         &self,
         key: &str,
@@ -72,7 +87,8 @@ impl RedisStore {
             })
             .await;
         match reply {
-            Ok(bytes) => Ok(decode(bytes)),
+            Ok(Some(bytes)) if lease::is_lease(&bytes) => Ok(Lookup::Miss),
+            Ok(bytes) => Ok(codec::lookup(bytes.as_deref())),
             Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
                 Ok(Lookup::Undecodable(serde::de::Error::custom(
                     "the key holds a Redis data type other than a string",
@@ -82,51 +98,51 @@ impl RedisStore {
         }
     }
 
-    /// `Unavailable` while the circuit refuses calls: checked before encoding a value, so
-    /// that a write Redis would not get costs no serialization.
-    pub(crate) fn check_available(&self) -> Result<(), BackendError> {
+    /// The bytes of `value`, unless the circuit refuses calls: checked first, so that a
+    /// write Redis would not get costs no serialization.
+    fn encode<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
         if self.breaker.refuses() {
-            return Err(BackendError::Unavailable);
+            return Err(StoreError::Backend(BackendError::Unavailable));
         }
-        Ok(())
+        codec::encode(value).map_err(StoreError::Encode)
     }
 
-    /// Stores `value` at `key` for `ttl` (`SET PX`).
-    pub(crate) async fn set(
+    /// Stores `value` at `key` for `ttl` (`SET PX`), replacing a lease (whose load then
+    /// does not store over this write).
+    pub(crate) async fn set<T: ?Sized + Serialize>(
         &self,
         key: &str,
-        value: &[u8],
+        value: &T,
         ttl: Duration,
-    ) -> Result<(), BackendError> {
+    ) -> Result<(), StoreError> {
+        let bytes = self.encode(value)?;
         self.query::<Value>(
             cmd("SET")
                 .arg(&*self.key(key))
-                .arg(value)
+                .arg(bytes)
                 .arg("PX")
                 .arg(ttl_millis(ttl)),
         )
         .await
         .map(drop)
+        .map_err(StoreError::Backend)
     }
 
-    /// Stores `value` at `key` for `ttl` if the key is absent (`SET NX PX`).
-    pub(crate) async fn set_nx(
+    /// Stores `value` at `key` for `ttl` if the key is absent or only leased.
+    pub(crate) async fn set_nx<T: ?Sized + Serialize>(
         &self,
         key: &str,
-        value: &[u8],
+        value: &T,
         ttl: Duration,
-    ) -> Result<bool, BackendError> {
-        let reply: Value = self
-            .query(
-                cmd("SET")
-                    .arg(&*self.key(key))
-                    .arg(value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ttl_millis(ttl)),
-            )
-            .await?;
-        Ok(!matches!(reply, Value::Nil))
+    ) -> Result<bool, StoreError> {
+        let bytes = self.encode(value)?;
+        let ttl = ttl_millis(ttl);
+        self.script::<i64>(&scripts::SET_NX, key, |invocation| {
+            invocation.arg(&bytes).arg(ttl);
+        })
+        .await
+        .map(|stored| stored == 1)
+        .map_err(StoreError::Backend)
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
@@ -172,13 +188,13 @@ impl RedisStore {
     }
 
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
-        self.query::<u64>(cmd("EXISTS").arg(&*self.key(key)))
+        self.script::<u64>(&scripts::EXISTS, key, |_| {})
             .await
             .map(|found| found > 0)
     }
 
     pub(crate) async fn ttl(&self, key: &str) -> Result<Ttl, BackendError> {
-        let millis: i64 = self.query(cmd("PTTL").arg(&*self.key(key))).await?;
+        let millis: i64 = self.script(&scripts::PTTL, key, |_| {}).await?;
         Ok(match millis {
             -1 => Ttl::NoExpiry,
             ms if ms < 0 => Ttl::Absent,
@@ -186,16 +202,16 @@ impl RedisStore {
         })
     }
 
-    /// `INCRBY`; a counter held as a JSON string (`"41"`) goes through a script that makes
-    /// it a bare integer first. "Not an integer", overflow and a key of another Redis type
-    /// are [`BackendError::NotAnInteger`].
+    /// `INCRBY`; a lease, or a counter held as a JSON string (`"41"`), goes through a script
+    /// (see `INCR_QUOTED`). "Not an integer", overflow and a key of another Redis type are
+    /// [`BackendError::NotAnInteger`].
     pub(crate) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
-        let key = self.key(key);
-        let key: &str = &key;
+        let prefixed = self.key(key);
+        let prefixed: &str = &prefixed;
         let plain = self
             .call(|mut conn| async move {
                 cmd("INCRBY")
-                    .arg(key)
+                    .arg(prefixed)
                     .arg(by)
                     .query_async::<i64>(&mut conn)
                     .await
@@ -205,7 +221,7 @@ impl RedisStore {
             Err(Failure::Redis(error)) if not_an_integer(&error) => {
                 self.call(|mut conn| async move {
                     scripts::INCR_QUOTED
-                        .key(key)
+                        .key(prefixed)
                         .arg(by)
                         .invoke_async::<i64>(&mut conn)
                         .await
@@ -222,24 +238,61 @@ impl RedisStore {
         })
     }
 
-    /// Deletes `key` only while it holds `expected`, atomically (a Lua compare-and-delete).
-    pub(crate) async fn delete_if_equals(
+    /// Deletes `key` only while it holds the lock token `token`, atomically (a Lua
+    /// compare-and-delete).
+    pub(crate) async fn delete_if_token(
         &self,
         key: &str,
-        expected: &[u8],
+        token: &str,
     ) -> Result<bool, BackendError> {
-        let key = self.key(key);
-        let key: &str = &key;
-        self.call(|mut conn| async move {
-            scripts::DELETE_IF_EQUALS
-                .key(key)
-                .arg(expected)
-                .invoke_async::<i64>(&mut conn)
-                .await
+        let expected = codec::encode(token).map_err(BackendError::new)?;
+        self.delete_if_equals(key, &expected).await
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
+        self.script::<i64>(&scripts::DELETE_IF_EQUALS, key, |invocation| {
+            invocation.arg(expected);
         })
         .await
         .map(|deleted| deleted == 1)
-        .map_err(|failure| self.backend_error(failure))
+    }
+
+    /// Stores a load's `value` while `key` holds its lease `marker` (see `lease.rs`).
+    pub(crate) async fn fill<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+        marker: &[u8],
+    ) -> Result<Filled, StoreError> {
+        let bytes = self.encode(value)?;
+        let ttl = ttl_millis(ttl);
+        let stored: i64 = self
+            .script(&scripts::FILL, key, |invocation| {
+                invocation.arg(marker).arg(&bytes).arg(ttl);
+            })
+            .await?;
+        Ok(if stored == 1 {
+            Filled::Stored
+        } else {
+            Filled::Lost
+        })
+    }
+
+    /// Gives up a load's lease without storing; [`Filled::Lost`] when it had already gone.
+    /// Another process's marker (`owned` false) is left to its load.
+    pub(crate) async fn release(&self, key: &str, marker: &[u8], owned: bool) -> Filled {
+        let held = if owned {
+            self.delete_if_equals(key, marker).await
+        } else {
+            self.get_raw(key)
+                .await
+                .map(|bytes| bytes.as_deref() == Some(marker))
+        };
+        match held {
+            Ok(true) | Err(_) => Filled::Kept,
+            Ok(false) => Filled::Lost,
+        }
     }
 
     /// The nodes to scan: the server itself, or one slot owned by each cluster primary.
@@ -299,6 +352,22 @@ impl RedisStore {
         })
         .await
         .map_err(|failure| self.backend_error(failure))
+    }
+
+    /// Runs `script` on `key` (prefixed), with the arguments `args` adds.
+    async fn script<T: FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        key: &str,
+        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
+    ) -> Result<T, BackendError> {
+        let key = self.key(key);
+        let mut invocation = script.key(&*key);
+        args(&mut invocation);
+        let invocation = &invocation;
+        self.call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await
+            .map_err(|failure| self.backend_error(failure))
     }
 
     async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, BackendError> {

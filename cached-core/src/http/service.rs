@@ -11,12 +11,15 @@ use ::http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
+use std::time::Duration;
+
 use super::body::{self, Collected, ResponseBody};
 use super::entry::{Entry, Source, StoredResponse, combined, now_millis};
 use super::layer::Config;
 use super::lookup::{self, Found};
 use super::{X_CACHE, key, policy};
-use crate::cache::LOG_TARGET;
+use crate::cache::{Flown, LOG_TARGET, Loaded, Ticket};
+use crate::store::Filled;
 
 /// The service built by [`CacheResponseLayer`](super::CacheResponseLayer): answers `GET`
 /// and `HEAD` requests from the cache when it can, and stores what the inner service returns
@@ -107,7 +110,10 @@ where
         }
         let headers = request.headers().clone();
         let response = inner.call(request).await?;
-        return Ok(admit(&config, &primary, &headers, response).await.1);
+        return Ok(match admit(&config, &primary, &headers, response).await {
+            Admitted::Store(admission) => admission.refresh(&config).await,
+            Admitted::Pass(response) => response,
+        });
     }
     let key = match lookup::find(&config.cache, &primary, request.headers()).await {
         Found::Hit(stored) => return Ok(stored.replay(Source::Hit, head, ResponseBody::full)),
@@ -132,10 +138,10 @@ fn key_of<B>(config: &Config, request: Request<B>) -> (Request<B>, Option<String
     (Request::from_parts(parts, body), primary)
 }
 
-/// Loads the response for a miss at `key` once for every concurrent request: the first one
-/// calls the inner service; the others get what it stored, or call the inner service
-/// themselves when nothing was stored (or the stored response varies on a header they
-/// differ in).
+/// Loads the response for a miss at `key` once for every concurrent request, through the
+/// cache's load path: the first one calls the inner service; the others get what it stored,
+/// or call the inner service themselves when nothing was stored (or the stored response
+/// varies on a header they differ in).
 async fn load_once<S, ReqBody, ResBody>(
     config: &Config,
     mut inner: S,
@@ -147,39 +153,34 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
 {
+    let headers = request.headers().clone();
     let mut waiting = Some(request);
-    let mut own = None;
-    let shared = {
-        let (waiting, own, inner) = (&mut waiting, &mut own, &mut inner);
+    let flown = {
+        let (waiting, inner, headers) = (&mut waiting, &mut inner, &headers);
+        let accept = |entry: Entry| lookup::selected(entry, headers).map(Shared::Stored);
         config
             .cache
-            .inner
-            .flights
-            .run(key, move || async move {
-                let request = waiting.take().expect("only the leader runs");
-                let stored = lookup::recheck(&config.cache, key, request.headers()).await;
-                if let Some(stored) = stored {
-                    *waiting = Some(request);
-                    return Shared::Stored(stored);
-                }
-                let headers = request.headers().clone();
+            .load(key, accept, |ticket| async move {
+                let request = waiting.take().expect("only the leader calls the service");
                 match inner.call(request).await {
-                    Ok(response) => {
-                        let (shared, response) = admit(config, primary, &headers, response).await;
-                        *own = Some(Ok(response));
-                        shared
-                    }
-                    Err(error) => {
-                        *own = Some(Err(error));
-                        Shared::Pass
-                    }
+                    Ok(response) => match admit(config, primary, headers, response).await {
+                        Admitted::Store(admission) => {
+                            let (stored, response, filled) = admission.fill(config, ticket).await;
+                            Loaded::new(Ok(response), Some(Shared::Stored(stored)), filled)
+                        }
+                        Admitted::Pass(response) => {
+                            Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
+                        }
+                    },
+                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
                 }
             })
             .await
     };
-    if let Some(response) = own {
-        return response;
-    }
+    let shared = match flown {
+        Flown::Own(response) => return response,
+        Flown::Shared(shared) => shared,
+    };
     let request = waiting.expect("a request that did not lead is still waiting");
     match shared {
         Shared::Stored(stored) if stored.selected_by(request.headers()) => {
@@ -203,21 +204,40 @@ where
     Ok(response)
 }
 
-/// Stores `response` (the answer to a request with `headers`) when HTTP and the layer allow,
-/// and returns what to share with waiting requests and the response to send.
+/// What HTTP and the layer allow for a response.
+enum Admitted<B: Body> {
+    /// Store it.
+    Store(Admission),
+    /// Send it on untouched.
+    Pass(Response<ResponseBody<B>>),
+}
+
+/// A response to store, and where.
+struct Admission {
+    stored: Arc<StoredResponse>,
+    ttl: Duration,
+    primary: String,
+    /// The request headers the response varies on (its own `Vary`, less the layer's).
+    vary: Vec<HeaderName>,
+    /// The key of its variant, when it varies.
+    secondary: Option<String>,
+}
+
+/// Whether HTTP and the layer allow storing `response` (the answer to a request with
+/// `headers`); if so its body is collected.
 async fn admit<B: Body>(
     config: &Config,
     primary: &str,
     headers: &HeaderMap,
     response: Response<B>,
-) -> (Shared, Response<ResponseBody<B>>) {
+) -> Admitted<B> {
     let ttl = match policy::lifetime(config, &response) {
         Ok(ttl) => ttl,
         Err(reason) => {
             tracing::debug!(target: LOG_TARGET, key = %primary, "response not stored: {reason}");
             let mut response = response.map(ResponseBody::untouched);
             mark_miss(response.headers_mut());
-            return (Shared::Pass, response);
+            return Admitted::Pass(response);
         }
     };
     let vary: Vec<HeaderName> = policy::vary(response.headers())
@@ -232,7 +252,7 @@ async fn admit<B: Body>(
             tracing::debug!(target: LOG_TARGET, key = %primary, "response not stored: its body is over the limit, failed or has trailers");
             let mut response = Response::from_parts(parts, body);
             mark_miss(response.headers_mut());
-            return (Shared::Pass, response);
+            return Admitted::Pass(response);
         }
     };
     policy::strip_hop_by_hop(&mut parts.headers);
@@ -246,17 +266,79 @@ async fn admit<B: Body>(
             .map(|name| (name.clone(), combined(headers, name)))
             .collect(),
     });
-    let cache = &config.cache;
-    let entry = Entry::Response(Arc::clone(&stored));
-    if vary.is_empty() {
-        lookup::store(cache, primary, &entry, ttl).await;
-    } else {
-        let secondary = key::secondary(primary, &vary, headers);
-        lookup::store(cache, primary, &Entry::Vary(vary.into()), ttl).await;
-        lookup::store(cache, &secondary, &entry, ttl).await;
+    let secondary = (!vary.is_empty()).then(|| key::secondary(primary, &vary, headers));
+    Admitted::Store(Admission {
+        stored,
+        ttl,
+        primary: primary.to_owned(),
+        vary,
+        secondary,
+    })
+}
+
+impl Admission {
+    /// Where the response itself goes: its variant's key, or the primary key.
+    fn target(&self) -> &str {
+        self.secondary.as_deref().unwrap_or(&self.primary)
     }
-    let response = stored.replay(Source::Miss, false, ResponseBody::full);
-    (Shared::Stored(stored), response)
+
+    /// The response to send for the request that loaded it.
+    fn response<B: Body>(&self) -> Response<ResponseBody<B>> {
+        self.stored.replay(Source::Miss, false, ResponseBody::full)
+    }
+
+    /// Stores the response as a load of `ticket`'s key, which only an invalidation-free
+    /// load may fill. When the response varies and the load is of the primary key (the
+    /// first request for it), the variant is written first and the marker filled after, so
+    /// that the variant is reachable only through a marker no invalidation preceded; it is
+    /// removed again if the fill is refused.
+    async fn fill<B: Body>(
+        self,
+        config: &Config,
+        ticket: Ticket<'_>,
+    ) -> (Arc<StoredResponse>, Response<ResponseBody<B>>, Filled) {
+        let cache = &config.cache;
+        let response = self.response();
+        let stored = Arc::clone(&self.stored);
+        let entry = Entry::Response(Arc::clone(&self.stored));
+        let filled = if ticket.key() == self.target() {
+            ticket.fill(&entry, Some(self.ttl)).await
+        } else if ticket.key() == self.primary {
+            let variant = self.target();
+            lookup::store(cache, variant, &entry, self.ttl).await;
+            let marker = Entry::Vary(self.vary.as_slice().into());
+            let filled = ticket.fill(&marker, Some(self.ttl)).await;
+            if filled != Filled::Stored {
+                cache.delete_quietly(variant).await;
+            }
+            filled
+        } else {
+            // The response's `Vary` is not the one its marker announced: store afresh.
+            let filled = ticket.skip().await;
+            self.write(cache).await;
+            filled
+        };
+        (stored, response, filled)
+    }
+
+    /// Stores the response outside any load (a refresh the request asked for).
+    async fn refresh<B: Body>(self, config: &Config) -> Response<ResponseBody<B>> {
+        let response = self.response();
+        self.write(&config.cache).await;
+        response
+    }
+
+    async fn write(self, cache: &crate::Cache) {
+        let entry = Entry::Response(Arc::clone(&self.stored));
+        match &self.secondary {
+            None => lookup::store(cache, &self.primary, &entry, self.ttl).await,
+            Some(secondary) => {
+                let marker = Entry::Vary(self.vary.into());
+                lookup::store(cache, &self.primary, &marker, self.ttl).await;
+                lookup::store(cache, secondary, &entry, self.ttl).await;
+            }
+        }
+    }
 }
 
 fn mark_miss(headers: &mut HeaderMap) {

@@ -10,8 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::hit::{Pending, Start, start};
 use super::site::Site;
-use crate::cache::Cache;
-use crate::store::Lookup;
+use crate::cache::{Flown, Loaded};
 
 /// What decides whether a value is stored: the attribute's `condition`, checked against
 /// the cached type where the expansion names it, or [`Condition::always`].
@@ -84,21 +83,18 @@ where
         Start::Load(cache, key) => (cache, key),
         Start::Uncached => return body.await,
     };
-    let (cache, key) = (&cache, key.as_str());
     cache
-        .inner
-        .flights
-        .run(key, move || async move {
-            if let Some(value) = recheck(cache, key).await {
-                return value;
-            }
+        .load(&key, Some::<R>, |ticket| async move {
             let value = body.await;
-            if condition.holds(&value) {
-                cache.store_quietly(key, &value, ttl).await;
-            }
-            value
+            let filled = if condition.holds(&value) {
+                ticket.fill(&value, ttl).await
+            } else {
+                ticket.skip().await
+            };
+            Loaded::shared(value, filled)
         })
         .await
+        .into_inner()
 }
 
 /// Chooses, for a `Result` return type, whether an `Err` can be shared with the callers
@@ -170,23 +166,21 @@ impl SharedErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
-        let (cache, key) = (&cache, key.as_str());
         cache
-            .inner
-            .flights
-            .run(key, move || async move {
-                if let Some(value) = recheck(cache, key).await {
-                    return Ok(value);
-                }
-                let result = body.await;
-                if let Ok(value) = &result
-                    && condition.holds(value)
-                {
-                    cache.store_quietly(key, value, ttl).await;
-                }
-                result
-            })
+            .load(
+                &key,
+                |value: T| Some(Ok(value)),
+                |ticket| async move {
+                    let result = body.await;
+                    let filled = match &result {
+                        Ok(value) if condition.holds(value) => ticket.fill(value, ttl).await,
+                        _ => ticket.skip().await,
+                    };
+                    Loaded::shared(result, filled)
+                },
+            )
             .await
+            .into_inner()
     }
 }
 
@@ -210,32 +204,24 @@ impl OwnErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
-        let (cache, key) = (&cache, key.as_str());
-        cache
-            .inner
-            .flights
-            .run_fallible(key, move || async move {
-                if let Some(value) = recheck(cache, key).await {
-                    return Ok(value);
+        let flown = cache
+            .load(&key, Some::<T>, |ticket| async move {
+                match body.await {
+                    Ok(value) => {
+                        let filled = if condition.holds(&value) {
+                            ticket.fill(&value, ttl).await
+                        } else {
+                            ticket.skip().await
+                        };
+                        Loaded::shared(value, filled).map_own(Ok)
+                    }
+                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
                 }
-                let value = body.await?;
-                if condition.holds(&value) {
-                    cache.store_quietly(key, &value, ttl).await;
-                }
-                Ok(value)
             })
-            .await
-    }
-}
-
-/// The second look of a single-flight leader, in case a load finished between its miss and
-/// its turn; not counted as a lookup.
-async fn recheck<T>(cache: &Cache, key: &str) -> Option<T>
-where
-    T: DeserializeOwned + Clone + Send + Sync + 'static,
-{
-    match cache.inner.store.get::<T>(key).await {
-        Ok(Lookup::Hit(value)) => Some(value),
-        _ => None,
+            .await;
+        match flown {
+            Flown::Own(result) => result,
+            Flown::Shared(value) => Ok(value),
+        }
     }
 }

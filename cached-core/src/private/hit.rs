@@ -8,8 +8,6 @@ use super::key::{KeyResult, recycle};
 use super::site::Site;
 use crate::cache::Cache;
 use crate::registry;
-use crate::store::{Lookup, Store};
-use crate::value;
 
 /// How a `#[cached]` call goes on.
 pub(crate) enum Start<T> {
@@ -77,26 +75,5 @@ where
         }
         Some(Err(cache)) => Err(Pending(Looked::Missed(cache, key.unwrap_or_default()))),
         None => Err(Pending(Looked::Not(key))),
-    }
-}
-
-impl Cache {
-    /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
-    /// when the store cannot answer at once.
-    #[inline]
-    fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>
-    where
-        T: DeserializeOwned + Clone + 'static,
-    {
-        let Store::Memory(store) = &self.inner.store else {
-            return None;
-        };
-        let lookup = store
-            .get(key, |stored| match value::read::<T>(&**stored) {
-                Ok(value) => Lookup::Hit(value),
-                Err(error) => Lookup::Undecodable(error),
-            })
-            .unwrap_or(Lookup::Miss);
-        Some(self.count_lookup(key, lookup))
     }
 }

@@ -58,7 +58,7 @@ impl Invalidation {
             return;
         };
         for error in &self.unrendered {
-            cache.inner.stats.errors.incr();
+            cache.count_error();
             tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %error, "cache invalidation skipped a key that could not be rendered");
         }
         if !self.keys.is_empty()

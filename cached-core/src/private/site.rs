@@ -58,7 +58,7 @@ impl Site {
         match key {
             Ok(key) => Some((cache, key)),
             Err(error) => {
-                cache.inner.stats.errors.incr();
+                cache.count_error();
                 tracing::warn!(target: LOG_TARGET, cache = %cache.name(), function = self.function, %error, "the call runs uncached");
                 None
             }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use redis::IntoConnectionInfo;
 
-use super::RedisStore;
 use super::circuit::Breaker;
 use super::connection::{Connection, Target, Timeouts, cluster_client};
+use super::{Leases, RedisStore};
 use crate::config::CacheConfig;
 
 /// How long a connection attempt may take, unless `connect_timeout` says otherwise.
@@ -18,9 +18,17 @@ pub(crate) const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_millis(100)
 pub(crate) const DEFAULT_BREAKER_THRESHOLD: u32 = 3;
 /// How long the circuit stays open before a probe, unless `breaker_cooldown` says otherwise.
 pub(crate) const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(1);
+/// How long a load's lease lives, unless `lease_ttl` says otherwise: longer than loads take
+/// (a load that outlives its lease does not store), and how long a lease whose process died
+/// keeps others waiting (each waits `lease_wait` at most, then loads and stores by itself).
+pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// How long a load waits for another process's load of the same key before loading by
+/// itself, unless `lease_wait` says otherwise.
+pub(crate) const DEFAULT_LEASE_WAIT: Duration = Duration::from_millis(250);
 
 const ACCEPTED: &str = "redis caches accept backend, url, nodes, ttl, key_prefix, \
-     connect_timeout, response_timeout, breaker_threshold and breaker_cooldown";
+     connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl and \
+     lease_wait";
 
 /// A problem with one field: its name and what is wrong.
 pub(crate) type Problem = (String, String);
@@ -51,6 +59,7 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
     for (field, timeout) in [
         ("connect_timeout", config.connect_timeout),
         ("response_timeout", config.response_timeout),
+        ("lease_ttl", config.lease_ttl),
     ] {
         if timeout.is_some_and(|t| t.is_zero()) {
             problem(field, "must be greater than zero".to_owned());
@@ -129,6 +138,10 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
                 config.breaker_cooldown.unwrap_or(DEFAULT_BREAKER_COOLDOWN),
             ),
             response_timeout: timeouts.response,
+            leases: Leases {
+                ttl: config.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
+                wait: config.lease_wait.unwrap_or(DEFAULT_LEASE_WAIT),
+            },
         }),
         _ => Err(problems),
     }

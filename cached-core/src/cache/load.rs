@@ -1,0 +1,262 @@
+//! The load path: what every cached read does on a miss, for `#[cached]`, `get_or_set`,
+//! `try_get_or_set` and the HTTP layer alike.
+//!
+//! After the caller's own lookup missed (counted there): join the key's flight (one load per
+//! key in this process); its leader claims the key (a second look, in case a load finished
+//! meanwhile, and on Redis a lease), runs the load, and fills the key only while its claim
+//! holds, so that no load that began before an invalidation stores after it; then the
+//! result goes to the callers that waited.
+//!
+//! A caller that waited on a load whose lease was lost (an invalidation came while it ran,
+//! perhaps in another process, perhaps before this caller arrived) does not take its value:
+//! it waits on the next load, which began after it arrived.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Cache, LOG_TARGET};
+use crate::error::BackendError;
+use crate::flight::{Flight, Flights, Outcome};
+use crate::store::{Claim, Filled, Lease, StoreError};
+
+/// What a load gave one caller.
+pub(crate) enum Flown<S, O> {
+    /// This caller ran the load: its own result.
+    Own(O),
+    /// Another caller's load, or a value found on the second look.
+    Shared(S),
+}
+
+impl<T> Flown<T, T> {
+    /// The value, whoever loaded it.
+    pub(crate) fn into_inner(self) -> T {
+        match self {
+            Flown::Own(value) | Flown::Shared(value) => value,
+        }
+    }
+}
+
+/// What a load produced: the result for the caller that ran it, what the waiting callers
+/// get (nothing: each loads by itself), and how its fill went.
+pub(crate) struct Loaded<S, O> {
+    own: O,
+    share: Option<S>,
+    filled: Filled,
+}
+
+impl<S, O> Loaded<S, O> {
+    /// `own` for the loading caller, `share` for those that waited.
+    pub(crate) fn new(own: O, share: Option<S>, filled: Filled) -> Self {
+        Self { own, share, filled }
+    }
+
+    /// A result for the loading caller alone; each waiting caller loads by itself.
+    pub(crate) fn alone(own: O, filled: Filled) -> Self {
+        Self::new(own, None, filled)
+    }
+
+    /// The loading caller's result mapped through `f`.
+    pub(crate) fn map_own<P>(self, f: impl FnOnce(O) -> P) -> Loaded<S, P> {
+        Loaded {
+            own: f(self.own),
+            share: self.share,
+            filled: self.filled,
+        }
+    }
+}
+
+impl<S: Clone> Loaded<S, S> {
+    /// One value for every caller.
+    pub(crate) fn shared(value: S, filled: Filled) -> Self {
+        Self::new(value.clone(), Some(value), filled)
+    }
+}
+
+/// The right of a load's leader to fill its key, consumed by [`fill`](Ticket::fill) or
+/// [`skip`](Ticket::skip): the only ways to produce the [`Filled`] a [`Loaded`] needs.
+pub(crate) struct Ticket<'a> {
+    cache: &'a Cache,
+    key: &'a str,
+    flight: Arc<Flight>,
+    lease: Lease,
+}
+
+impl Ticket<'_> {
+    /// The key this load fills.
+    #[cfg(feature = "http")]
+    pub(crate) fn key(&self) -> &str {
+        self.key
+    }
+
+    /// Stores `value` for `ttl` (the cache's default when `None`) unless an invalidation or
+    /// a newer write came since the load began. A failure is logged and counted, never
+    /// returned.
+    pub(crate) async fn fill<T>(self, value: &T, ttl: Option<Duration>) -> Filled
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        let cache = self.cache;
+        let ttl = ttl.unwrap_or(cache.inner.default_ttl);
+        if ttl.is_zero() {
+            return self.skip().await;
+        }
+        let barrier = match &cache.inner.barrier {
+            Some(barrier) => Some(barrier.fill(self.key).await),
+            None => None,
+        };
+        let filled = cache
+            .inner
+            .store
+            .fill(self.key, value, ttl, &self.lease, &self.flight)
+            .await;
+        match filled {
+            Ok((Filled::Stored, evicted)) => {
+                drop(barrier);
+                cache.count_set(self.key, ttl, evicted);
+                Filled::Stored
+            }
+            Ok((filled, _)) => {
+                drop(barrier);
+                tracing::debug!(target: LOG_TARGET, cache = %cache.inner.name, key = %self.key, ?filled, "loaded value not stored: the key was invalidated or written while it loaded");
+                filled
+            }
+            Err(error) => {
+                cache.write_failed(self.key, error);
+                drop(barrier);
+                self.skip().await
+            }
+        }
+    }
+
+    /// Gives up storing (the value is an error, or the condition refused it).
+    pub(crate) async fn skip(self) -> Filled {
+        self.cache
+            .inner
+            .store
+            .release(self.key, &self.lease, &self.flight)
+            .await
+    }
+}
+
+/// A caller's place in a flight; leaving a flight nobody else holds forgets it.
+struct Member<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    flight: Arc<Flight>,
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        self.flights.leave(self.key, &self.flight);
+    }
+}
+
+impl Cache {
+    /// Loads `key` after a miss: one load per key among concurrent callers, filled only
+    /// while no invalidation came (see the module documentation). `accept` reads a value
+    /// found on the second look (`None` to load anyway); `run` loads with a [`Ticket`].
+    pub(crate) async fn load<'a, T, S, O, R, Fut>(
+        &'a self,
+        key: &'a str,
+        accept: impl Fn(T) -> Option<S>,
+        run: R,
+    ) -> Flown<S, O>
+    where
+        T: DeserializeOwned + Clone + 'static,
+        S: Clone + Send + Sync + 'static,
+        R: FnOnce(Ticket<'a>) -> Fut,
+        Fut: Future<Output = Loaded<S, O>>,
+    {
+        let mut run = Some(run);
+        let mut own = None;
+        let mut waited = false;
+        loop {
+            let member = Member {
+                flights: &self.inner.flights,
+                key,
+                flight: self.inner.flights.join::<S>(key),
+            };
+            let outcome = member
+                .flight
+                .cell::<S>()
+                .get_or_init(|| self.lead(key, &member.flight, &accept, &mut run, &mut own))
+                .await
+                .clone();
+            drop(member);
+            if let Some(own) = own.take() {
+                return Flown::Own(own);
+            }
+            match outcome {
+                Outcome::Sure(value) => return Flown::Shared(value),
+                Outcome::Unsure(value) if waited => return Flown::Shared(value),
+                Outcome::Unsure(_) | Outcome::Each => waited = true,
+            }
+        }
+    }
+
+    /// The leader's part of a flight: claim, load, fill; the flight is retired before its
+    /// outcome is published, so that a caller arriving afterwards starts afresh.
+    async fn lead<'a, T, S, O, R, Fut>(
+        &'a self,
+        key: &'a str,
+        flight: &Arc<Flight>,
+        accept: &impl Fn(T) -> Option<S>,
+        run: &mut Option<R>,
+        own: &mut Option<O>,
+    ) -> Outcome<S>
+    where
+        T: DeserializeOwned + Clone + 'static,
+        R: FnOnce(Ticket<'a>) -> Fut,
+        Fut: Future<Output = Loaded<S, O>>,
+    {
+        let lease = match self.inner.store.claim::<T, S>(key, accept).await {
+            Claim::Found(value) => {
+                self.inner.flights.retire(key, flight);
+                return Outcome::Sure(value);
+            }
+            Claim::Load(lease) => lease,
+            Claim::Failed(error) => {
+                // Counted; logged at `debug`, since the read before it or the circuit
+                // breaker has reported the failure already.
+                self.inner.stats.errors.incr();
+                tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache claim failed; the loaded value will not be stored");
+                Lease::Denied
+            }
+        };
+        let run = run.take().expect("a caller leads at most one load");
+        let ticket = Ticket {
+            cache: self,
+            key,
+            flight: Arc::clone(flight),
+            lease,
+        };
+        let loaded = run(ticket).await;
+        self.inner.flights.retire(key, flight);
+        *own = Some(loaded.own);
+        match (loaded.share, loaded.filled) {
+            (None, _) => Outcome::Each,
+            (Some(value), Filled::Lost) => Outcome::Unsure(value),
+            (Some(value), Filled::Stored | Filled::Kept | Filled::Detached) => Outcome::Sure(value),
+        }
+    }
+
+    /// Logs and counts a failed write of a value nobody asked to store explicitly.
+    fn write_failed(&self, key: &str, error: StoreError) {
+        self.inner.stats.errors.incr();
+        match error {
+            StoreError::Backend(BackendError::Unavailable) => {
+                tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, "cache write skipped: the backend is unavailable");
+            }
+            StoreError::Backend(error) => {
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
+            }
+            StoreError::Encode(error) => {
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed: the value does not serialize; it was not stored");
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! A registered custom backend behind a cache: keys under the cache's `key_prefix`, values
+//! encoded by the codec.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Lookup, StoreError};
+use crate::backend::Backend;
+use crate::codec;
+use crate::error::BackendError;
+use crate::key;
+use crate::ttl::Ttl;
+
+/// A registered custom backend, with the cache's key prefix.
+pub(crate) struct CustomStore {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) prefix: String,
+}
+
+impl CustomStore {
+    fn key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        key::prefixed(&self.prefix, key)
+    }
+
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Lookup<T>, BackendError> {
+        let bytes = self.backend.get(&self.key(key)).await?;
+        Ok(codec::lookup(bytes.as_deref()))
+    }
+
+    pub(super) async fn set<T: ?Sized + Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let bytes = codec::encode(value).map_err(StoreError::Encode)?;
+        Ok(self.backend.set(&self.key(key), bytes, Some(ttl)).await?)
+    }
+
+    pub(super) async fn set_nx<T: ?Sized + Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let bytes = codec::encode(value).map_err(StoreError::Encode)?;
+        Ok(self
+            .backend
+            .set_nx(&self.key(key), bytes, Some(ttl))
+            .await?)
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
+        self.backend.delete(&self.key(key)).await
+    }
+
+    pub(super) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
+        let keys: Vec<String> = keys.iter().map(|key| self.key(key).into_owned()).collect();
+        self.backend.delete_many(&keys).await
+    }
+
+    pub(super) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
+        let pattern = key::prefixed_pattern(&self.prefix, pattern);
+        self.backend.delete_pattern(&pattern).await
+    }
+
+    /// Without a prefix, the backend's `clear`; with one, the keys under it.
+    pub(super) async fn clear(&self) -> Result<(), BackendError> {
+        if self.prefix.is_empty() {
+            return self.backend.clear().await;
+        }
+        self.delete_pattern("*").await.map(drop)
+    }
+
+    pub(super) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
+        self.backend.exists(&self.key(key)).await
+    }
+
+    pub(super) async fn ttl(&self, key: &str) -> Result<Ttl, BackendError> {
+        self.backend.ttl(&self.key(key)).await
+    }
+
+    pub(super) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
+        self.backend.incr(&self.key(key), by).await
+    }
+
+    pub(super) async fn delete_if_token(
+        &self,
+        key: &str,
+        token: &str,
+    ) -> Result<bool, BackendError> {
+        let expected = codec::encode(token).map_err(BackendError::new)?;
+        self.backend
+            .delete_if_equals(&self.key(key), &expected)
+            .await
+    }
+}
