@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use cached_core::{Cache, CacheConfig};
 use cached_tests::memory_cache;
-use cached_tests::redis_server::RedisServer;
+use cached_tests::redis_server::{RedisServer, free_port};
 
 #[tokio::test]
 async fn a_lock_held_for_duration_max_is_held_then_released() {
@@ -74,4 +75,17 @@ async fn a_redis_lock_held_for_duration_max_is_held_then_released() {
     assert!(second.is_none(), "the lock is held");
     assert!(guard.release().await.unwrap(), "it was still held");
     assert_eq!(server.cli(&["EXISTS", "lock:forever"]), "0");
+}
+
+#[tokio::test]
+async fn a_redis_cache_cooling_down_forever_fails_open() {
+    let closed = free_port(false);
+    let config =
+        CacheConfig::redis(&format!("redis://127.0.0.1:{closed}")).with_breaker(1, Duration::MAX);
+    let cache = Cache::new("down", &config).unwrap();
+    for round in 0..3 {
+        let value = cache.get_or_set("k", || async move { round }, None).await;
+        assert_eq!(value, round, "the loader's value, with Redis unreachable");
+    }
+    assert!(cache.stats().errors >= 1, "the failures were counted");
 }
