@@ -23,6 +23,11 @@ use crate::token::new_token;
 /// The longest pause between two attempts to take a lock held elsewhere.
 const MAX_BACKOFF: Duration = Duration::from_millis(50);
 
+/// The longest wait for a lock, about 30 years (tokio's own far future): a longer one, such
+/// as `Duration::MAX` for "forever", waits this long. A deadline further ahead could
+/// overflow `Instant` (a `u64` of nanoseconds on some platforms) or tokio's arithmetic on it.
+const MAX_WAIT: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
 /// A held lock. Released by [`release`](LockGuard::release), or when dropped.
 ///
 /// Dropping releases at once on the memory backend; on other backends the release is sent
@@ -119,7 +124,8 @@ impl Cache {
     }
 
     /// Takes the lock `name` (expiring `timeout` after it is taken), waiting at most `wait`;
-    /// [`Error::LockTimeout`] when the wait runs out.
+    /// [`Error::LockTimeout`] when the wait runs out. `Duration::MAX` is a valid `wait` (and
+    /// `timeout`): waits past about 30 years are cut to that, so it waits without end.
     pub async fn lock_with_wait(
         &self,
         name: &str,
@@ -127,7 +133,7 @@ impl Cache {
         wait: Duration,
     ) -> Result<LockGuard> {
         let started = Instant::now();
-        let deadline = started + wait;
+        let deadline = started + wait.min(MAX_WAIT);
         let token = new_token();
         let queue = self.locks().join(name);
         let taken = async {

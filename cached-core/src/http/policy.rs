@@ -1,6 +1,7 @@
 //! What HTTP says may be cached: `Cache-Control` of requests and responses, `Set-Cookie`,
 //! `Vary`, and the lifetime of an entry.
 
+use std::num::IntErrorKind;
 use std::time::Duration;
 
 use ::http::header::{self, HeaderMap, HeaderName};
@@ -55,8 +56,8 @@ pub(crate) fn lifetime<B: Body>(
             "no-store" => return Err("it is marked no-store"),
             "private" => return Err("it is marked private"),
             "no-cache" => return Err("it is marked no-cache"),
-            "max-age" => max_age = value.and_then(|v| v.parse::<u64>().ok()),
-            "s-maxage" => s_maxage = value.and_then(|v| v.parse::<u64>().ok()),
+            "max-age" => max_age = value.as_deref().and_then(delta_seconds),
+            "s-maxage" => s_maxage = value.as_deref().and_then(delta_seconds),
             _ => {}
         }
     }
@@ -77,6 +78,16 @@ pub(crate) fn lifetime<B: Body>(
         return Err("its body is larger than the limit");
     }
     Ok(ttl)
+}
+
+/// A `delta-seconds` argument. One too large for a `u64` is the largest, not an invalid
+/// one, as RFC 9111 (1.2.2) asks: an `s-maxage` beyond it still overrides `max-age`.
+fn delta_seconds(value: &str) -> Option<u64> {
+    match value.parse::<u64>() {
+        Ok(seconds) => Some(seconds),
+        Err(error) if *error.kind() == IntErrorKind::PosOverflow => Some(u64::MAX),
+        Err(_) => None,
+    }
 }
 
 /// The request headers a response varies on (its `Vary` header), lowercased, sorted and
@@ -259,6 +270,32 @@ mod tests {
         assert_eq!(
             ttl(200, &[("cache-control", "max-age=9999")], ""),
             Ok(Duration::from_secs(300))
+        );
+        assert_eq!(
+            ttl(
+                200,
+                &[("cache-control", "max-age=99999999999999999999999")],
+                ""
+            ),
+            Ok(Duration::from_secs(300)),
+            "an age past u64::MAX is the largest age"
+        );
+        assert_eq!(
+            ttl(
+                200,
+                &[(
+                    "cache-control",
+                    "max-age=60, s-maxage=99999999999999999999999"
+                )],
+                ""
+            ),
+            Ok(Duration::from_secs(300)),
+            "a huge s-maxage still overrides max-age"
+        );
+        assert_eq!(
+            ttl(200, &[("cache-control", "max-age=60, s-maxage=soon")], ""),
+            Ok(Duration::from_secs(60)),
+            "an invalid s-maxage is ignored"
         );
         assert!(ttl(200, &[], "more than ten bytes").is_err());
         assert!(ttl(200, &[("content-length", "11")], "").is_err());

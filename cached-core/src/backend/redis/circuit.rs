@@ -67,7 +67,7 @@ impl Breaker {
 
     fn now(&self) -> u64 {
         // Never `CLOSED`, so that a deadline computed now is always an open circuit.
-        (self.epoch.elapsed().as_nanos() as u64).max(1)
+        nanos(self.epoch.elapsed()).max(1)
     }
 
     /// Leave to call the backend, or `None` while the circuit is open (and while another
@@ -105,8 +105,10 @@ impl Breaker {
         self.open_until.load(Ordering::Acquire) != CLOSED
     }
 
+    /// The end of a cooldown starting now. Saturates: a cooldown past the end of the clock
+    /// (`Duration::MAX`, for "never probe again") keeps the circuit open for good.
     fn deadline(&self) -> u64 {
-        self.now() + self.cooldown.as_nanos() as u64
+        self.now().saturating_add(nanos(self.cooldown))
     }
 
     /// Opens a closed circuit; false when it was open already.
@@ -121,6 +123,11 @@ impl Breaker {
         self.open_until.store(self.deadline(), Ordering::Release);
         self.probing.store(false, Ordering::Release);
     }
+}
+
+/// `duration` in nanoseconds, saturating at `u64::MAX` (about 584 years).
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl Permit<'_> {
@@ -231,5 +238,28 @@ mod tests {
         );
         std::thread::sleep(COOLDOWN * 2);
         assert!(breaker.admit().unwrap().succeeded());
+    }
+
+    #[test]
+    fn a_cooldown_past_the_end_of_the_clock_keeps_it_open() {
+        let huge = [
+            Duration::MAX,
+            Duration::from_nanos(u64::MAX),
+            Duration::from_secs(u64::MAX / 1_000_000_000 + 1),
+        ];
+        for cooldown in huge {
+            let breaker = Breaker::new(1, cooldown);
+            assert_eq!(breaker.admit().unwrap().failed(false), Tripped::Opened);
+            assert!(breaker.refuses(), "{cooldown:?}");
+            assert!(breaker.admit().is_none(), "{cooldown:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_it_for_a_huge_cooldown_too() {
+        let breaker = Breaker::new(1, Duration::MAX);
+        breaker.reopen();
+        assert!(breaker.refuses());
+        assert!(breaker.admit().is_none());
     }
 }
