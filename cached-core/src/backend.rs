@@ -92,11 +92,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes every key matching the glob `pattern` (Redis' rules); returns how many.
     /// Default: filters [`keys`](Backend::keys) and calls [`delete_many`](Backend::delete_many).
     async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
+        let pattern = glob::Pattern::new(pattern);
         let matching: Vec<String> = self
             .keys()
             .await?
             .into_iter()
-            .filter(|key| glob::matches(pattern, key))
+            .filter(|key| pattern.matches(key))
             .collect();
         self.delete_many(&matching).await
     }

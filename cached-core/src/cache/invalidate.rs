@@ -33,7 +33,8 @@ impl Cache {
         pattern: &str,
         op: impl Future<Output = R>,
     ) -> R {
-        let detach = |flights: &Flights| flights.detach_where(|key| glob::matches(pattern, key));
+        let compiled = glob::Pattern::new(pattern);
+        let detach = |flights: &Flights| flights.detach_where(|key| compiled.matches(key));
         self.invalidating(None, detach, op).await
     }
 

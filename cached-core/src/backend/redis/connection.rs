@@ -182,6 +182,6 @@ pub(crate) fn cluster_client(nodes: &[String], timeouts: Timeouts) -> RedisResul
     ClusterClient::builder(nodes.iter().map(String::as_str))
         .connection_timeout(timeouts.connect)
         .response_timeout(timeouts.response)
-        .overall_response_timeout(Some(timeouts.connect + timeouts.response))
+        .overall_response_timeout(Some(timeouts.connect.saturating_add(timeouts.response)))
         .build()
 }
