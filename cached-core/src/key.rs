@@ -1,18 +1,29 @@
 //! Key safety: how values are rendered and escaped into keys, the digest form of over-long
-//! keys, and the cache's `key_prefix`.
+//! values, and the cache's `key_prefix`.
 //!
 //! # The escaping rule
 //!
 //! A string rendered into a key (an argument of a `#[cached]` function, a placeholder of a key
-//! template) keeps ASCII letters and digits, `-`, `_`, `.`, `~` and non-ASCII characters that
-//! are not control characters. Every other byte is written as `%XX` (its UTF-8 bytes in
-//! uppercase hexadecimal), `%` included. So:
+//! template) keeps ASCII letters and digits, `-`, `_`, `.` and non-ASCII characters that are
+//! not control characters. Every other byte is written as `%XX` (its UTF-8 bytes in uppercase
+//! hexadecimal), `%` and `~` included. So:
 //!
 //! - a rendered value never contains `:` or `=`, the separators of keys, so no value can make
 //!   one key equal to another built from different values;
 //! - a rendered value never contains `*`, `?`, `[`, `]` or `\`, so no value can widen a
 //!   pattern passed to `delete_pattern`;
+//! - a rendered value never contains `~`, the marker of a shortened value (below), so no value
+//!   renders as the shortened form of another;
 //! - the rule is injective: different values always render differently.
+//!
+//! # Long values
+//!
+//! A value whose rendering is longer than [`MAX_VALUE_LEN`] bytes is shortened, on its own:
+//! its first bytes, then `~`, then 32 hexadecimal digits of the blake3 digest of its whole
+//! rendering. Keys are never shortened as a whole, so the literal text of a key template
+//! stays as written around a long value, and `#[invalidates("search:{q}:*")]` (which
+//! renders `q` the same way) reaches the entries of long `q`s. Two values share a key only if
+//! their renderings share a 128-bit digest.
 //!
 //! # Rendering values
 //!
@@ -53,17 +64,22 @@ mod render;
 
 pub use render::RenderError;
 
-/// Keys longer than this many bytes are shortened to a readable prefix and a digest.
-pub const MAX_KEY_LEN: usize = 250;
+/// Values whose rendering is longer than this many bytes are shortened to a readable
+/// prefix, `~` and a digest (see [the module docs](self#long-values)).
+pub const MAX_VALUE_LEN: usize = 100;
 
-/// How many bytes of an over-long key are kept in front of its digest.
-const KEPT_PREFIX_LEN: usize = 180;
+/// How many bytes of an over-long value's rendering are kept in front of its digest.
+const KEPT_PREFIX_LEN: usize = 40;
+
+/// How many bytes of the blake3 digest a shortened value keeps (in hexadecimal, twice as
+/// many digits).
+const DIGEST_BYTES: usize = 16;
 
 /// Appends `value` to `out`, escaped by the rule of this module.
 pub fn escape_into(out: &mut String, value: &str) {
     for c in value.chars() {
         if c.is_ascii_alphanumeric()
-            || matches!(c, '-' | '_' | '.' | '~')
+            || matches!(c, '-' | '_' | '.')
             || (!c.is_ascii() && !c.is_control())
         {
             out.push(c);
@@ -83,11 +99,16 @@ pub fn escape(value: &str) -> String {
     out
 }
 
-/// Appends the rendering of `value` (see [the module docs](self#rendering-values)) to `out`.
+/// Appends the rendering of `value` (see [the module docs](self#rendering-values)) to `out`,
+/// shortened when it is [long](self#long-values).
 ///
-/// Use it in a `key_func` to put values into keys exactly as `#[cached]` does.
+/// Use it in a `key_func` to put values into keys exactly as `#[cached]` does: escaped, so
+/// that no value forges another's key, and each long value shortened on its own.
 pub fn render_into<T: ?Sized + Serialize>(out: &mut String, value: &T) -> Result<(), RenderError> {
-    render::render(out, value, false)
+    let start = out.len();
+    render::render(out, value, false)?;
+    shorten_from(out, start);
+    Ok(())
 }
 
 /// The rendering of `value`; see [`render_into`].
@@ -97,22 +118,22 @@ pub fn render<T: ?Sized + Serialize>(value: &T) -> Result<String, RenderError> {
     Ok(out)
 }
 
-/// Shortens a key longer than [`MAX_KEY_LEN`] to its first bytes, `~`, and the blake3 digest
-/// of the whole key in hexadecimal; shorter keys are returned unchanged.
-pub fn shorten(key: String) -> String {
-    if key.len() <= MAX_KEY_LEN {
-        return key;
+/// Shortens the rendering that starts at byte `start` of `out` when it is longer than
+/// [`MAX_VALUE_LEN`]: its first bytes, `~`, and its digest.
+fn shorten_from(out: &mut String, start: usize) {
+    if out.len() - start <= MAX_VALUE_LEN {
+        return;
     }
-    let mut cut = KEPT_PREFIX_LEN;
-    while !key.is_char_boundary(cut) {
+    let digest = blake3::hash(&out.as_bytes()[start..]);
+    let mut cut = start + KEPT_PREFIX_LEN;
+    while !out.is_char_boundary(cut) {
         cut -= 1;
     }
-    let digest = blake3::hash(key.as_bytes());
-    let mut short = String::with_capacity(cut + 1 + 64);
-    short.push_str(&key[..cut]);
-    short.push('~');
-    short.push_str(digest.to_hex().as_str());
-    short
+    out.truncate(cut);
+    out.push('~');
+    for byte in &digest.as_bytes()[..DIGEST_BYTES] {
+        let _ = write!(out, "{byte:02x}");
+    }
 }
 
 /// `key` under `prefix`, without allocating when there is no prefix.
@@ -138,8 +159,9 @@ mod tests {
     #[test]
     fn plain_identifiers_are_kept() {
         assert_eq!(escape("abc123"), "abc123");
-        assert_eq!(escape("3f2a-99_x.y~z"), "3f2a-99_x.y~z");
+        assert_eq!(escape("3f2a-99_x.yz"), "3f2a-99_x.yz");
         assert_eq!(escape("café"), "café");
+        assert_eq!(escape("a~b"), "a%7Eb", "the shortening marker is escaped");
     }
 
     #[test]
@@ -168,17 +190,25 @@ mod tests {
     }
 
     #[test]
-    fn long_keys_keep_a_prefix_and_end_in_a_digest() {
-        let short = "k".repeat(MAX_KEY_LEN);
-        assert_eq!(shorten(short.clone()), short);
+    fn long_values_keep_a_prefix_and_end_in_a_digest() {
+        let short = "k".repeat(MAX_VALUE_LEN);
+        assert_eq!(render(&short).unwrap(), short);
 
-        let long = format!("report:{}", "é".repeat(400));
-        let shortened = shorten(long.clone());
-        assert!(shortened.len() <= MAX_KEY_LEN);
-        assert!(shortened.starts_with("report:é"));
-        let (_, digest) = shortened.rsplit_once('~').unwrap();
-        assert_eq!(digest, blake3::hash(long.as_bytes()).to_hex().as_str());
-        assert_ne!(shorten(format!("{long}x")), shortened);
+        let long = "é".repeat(400);
+        let shortened = render(&long).unwrap();
+        assert!(shortened.len() <= MAX_VALUE_LEN, "{shortened}");
+        assert!(shortened.starts_with("éé"));
+        let (kept, digest) = shortened.rsplit_once('~').unwrap();
+        assert!(long.starts_with(kept));
+        let full = blake3::hash(long.as_bytes()).to_hex();
+        assert_eq!(digest, &full.as_str()[..2 * DIGEST_BYTES]);
+        assert_ne!(render(&format!("{long}x")).unwrap(), shortened);
+
+        let mut key = String::from("search:");
+        render_into(&mut key, &"x".repeat(300)).unwrap();
+        key.push_str(":page=");
+        render_into(&mut key, &2).unwrap();
+        assert!(key.starts_with("search:xxx") && key.ends_with(":page=2"), "{key}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::{Cache, Result, glob};
 pub async fn invalidate(cache: &Cache, key: &str) -> Result<usize> {
     let full = format!("{PREFIX}{key}");
     let variants = format!("{}[|>]*", glob::escape(&full));
-    let exact = usize::from(cache.delete(&crate::key::shorten(full)).await?);
+    let exact = usize::from(cache.delete(&key::shorten(full)).await?);
     Ok(exact + cache.delete_pattern(&variants).await?)
 }
 
@@ -36,6 +36,6 @@ pub async fn invalidate_path(cache: &Cache, path: &str) -> Result<usize> {
     let mut full = format!("{PREFIX}GET:");
     key::push_path(&mut full, path);
     let variants = format!("{}[:|>]*", glob::escape(&full));
-    let exact = usize::from(cache.delete(&crate::key::shorten(full)).await?);
+    let exact = usize::from(cache.delete(&key::shorten(full)).await?);
     Ok(exact + cache.delete_pattern(&variants).await?)
 }

@@ -10,10 +10,35 @@ use ::http::header::{HeaderMap, HeaderName};
 use ::http::request::Parts;
 
 use super::layer::{Config, KeyRule};
-use crate::key::{escape_into, shorten};
+use crate::key::escape_into;
 
 /// The prefix of every response key.
 pub(crate) const PREFIX: &str = "http:";
+
+/// Response keys longer than this many bytes are shortened to a readable prefix and a digest.
+pub(crate) const MAX_KEY_LEN: usize = 250;
+
+/// How many bytes of an over-long response key are kept in front of its digest.
+const KEPT_PREFIX_LEN: usize = 180;
+
+/// Shortens a response key longer than [`MAX_KEY_LEN`] to its first bytes, `~`, and the
+/// blake3 digest of the whole key in hexadecimal. Escaped request values never contain `~`,
+/// so no request's key is the shortened key of another.
+pub(crate) fn shorten(key: String) -> String {
+    if key.len() <= MAX_KEY_LEN {
+        return key;
+    }
+    let mut cut = KEPT_PREFIX_LEN;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let digest = blake3::hash(key.as_bytes());
+    let mut short = String::with_capacity(cut + 1 + 64);
+    short.push_str(&key[..cut]);
+    short.push('~');
+    short.push_str(digest.to_hex().as_str());
+    short
+}
 
 /// The key of the entry for `request`, as if its method were `GET`; `None` when the key
 /// rule does not apply to it.
@@ -247,6 +272,6 @@ mod tests {
         let plain = config(layer());
         let long = format!("/{}", "x".repeat(400));
         let key = primary(&plain, &parts(Request::get(long.as_str()))).unwrap();
-        assert!(key.len() <= crate::key::MAX_KEY_LEN && key.starts_with("http:GET:/xxx"));
+        assert!(key.len() <= MAX_KEY_LEN && key.starts_with("http:GET:/xxx"));
     }
 }

@@ -363,8 +363,11 @@ mod tests {
 
     use crate::key::render;
 
+    /// The rendering, never shortened.
     fn r<T: Serialize + ?Sized>(value: &T) -> String {
-        render(value).unwrap()
+        let mut out = String::new();
+        super::render(&mut out, value, false).unwrap();
+        out
     }
 
     #[test]

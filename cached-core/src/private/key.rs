@@ -1,5 +1,5 @@
-//! Keys as the expansions build them: literal text from the attribute, values rendered
-//! through `serde`, and the digest form when the result is too long.
+//! Keys as the expansions build them: literal text from the attribute and values rendered
+//! through `serde` (each long value shortened on its own; keys are never shortened whole).
 
 use std::cell::Cell;
 
@@ -45,25 +45,20 @@ impl Key {
         }
     }
 
-    /// The key, shortened when it is too long; or the first rendering failure.
+    /// The key; or the first rendering failure.
     #[inline]
     pub fn finish(self) -> KeyResult {
-        match self.error {
-            None => Ok(key::shorten(self.out)),
-            Some(error) => Err(error),
-        }
-    }
-}
-
-impl Key {
-    /// The glob pattern of an `#[invalidates]` template, never shortened (a digest would
-    /// match nothing); or the first rendering failure.
-    #[inline]
-    pub fn finish_pattern(self) -> KeyResult {
         match self.error {
             None => Ok(self.out),
             Some(error) => Err(error),
         }
+    }
+
+    /// The glob pattern of an `#[invalidates]` template, whose values render as they do in
+    /// keys (a long one to the same digest form); or the first rendering failure.
+    #[inline]
+    pub fn finish_pattern(self) -> KeyResult {
+        self.finish()
     }
 }
 
@@ -81,8 +76,10 @@ pub(crate) fn recycle(key: String) {
     }
 }
 
-/// The key a `key_func` returned, shortened when it is too long.
+/// The key a `key_func` returned, as it is: a `key_func` renders its values with
+/// [`key::render_into`](crate::key::render_into) for the escaping and shortening of
+/// `#[cached]` keys.
 #[inline]
 pub fn custom_key(key: impl Into<String>) -> KeyResult {
-    Ok(key::shorten(key.into()))
+    Ok(key.into())
 }
