@@ -112,12 +112,17 @@ async fn over_long_values_keep_a_readable_prefix_and_a_digest() {
     let query = "rust ".repeat(100);
     assert_eq!(search(query.clone()).await, 500);
     let key = search_cache_key(&query).unwrap();
-    let value = key.strip_prefix("search:query=").expect("the literal text stays");
+    let value = key
+        .strip_prefix("search:query=")
+        .expect("the literal text stays");
     assert!(value.len() <= MAX_VALUE_LEN, "{}", value.len());
     assert!(value.starts_with("rust%20rust%20"), "{key}");
     let (_, digest) = key.rsplit_once('~').unwrap();
     assert_eq!(digest.len(), 32);
-    assert_eq!(key, format!("search:query={}", cached_core::key::render(&query).unwrap()));
+    assert_eq!(
+        key,
+        format!("search:query={}", cached_core::key::render(&query).unwrap())
+    );
     let stored: Option<usize> = cache().get(&key).await.unwrap();
     assert_eq!(stored, Some(500));
     let other = search_cache_key(&format!("{query}!")).unwrap();

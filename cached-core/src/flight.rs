@@ -9,13 +9,19 @@
 //! flight that joined the map in between (and may have read the old value on its second look)
 //! is not joined afterwards either.
 //!
-//! Each key in flight has one [`Flight`] per shared result type; the first caller's load
-//! initializes its `OnceCell` and the others wait on it. If that caller is cancelled, the
-//! next waiter leads with its own load, so a dropped future never strands the others.
+//! A flight also closes to newcomers once its value is settled (found on the second look, or
+//! about to be stored): an invalidation in another process may come right after, and a
+//! caller arriving after that must not be handed the value. Callers that joined while the
+//! second look was on its way take a value it found only on their second flight, for the
+//! same reason. A newcomer to a closed flight starts the next one.
+//!
+//! Each key in flight has one open [`Flight`] per shared result type; the first caller's
+//! load initializes its `OnceCell` and the others wait on it. If that caller is cancelled,
+//! the next waiter leads with its own load, so a dropped future never strands the others.
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use dashmap::DashMap;
 use tokio::sync::OnceCell;
@@ -23,6 +29,9 @@ use tokio::sync::OnceCell;
 /// What the callers that waited on a flight get.
 #[derive(Clone)]
 pub(crate) enum Outcome<S> {
+    /// A value found on the leader's second look: for the callers that joined before that
+    /// look was sent.
+    Found(S),
     /// The load's result, for every caller that waited.
     Sure(S),
     /// The load's result, but its lease was lost: an invalidation (perhaps in another
@@ -33,9 +42,21 @@ pub(crate) enum Outcome<S> {
     Each,
 }
 
+/// How far a flight has gone; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// Joinable; the leader has not looked at the store again yet.
+    Open = 0,
+    /// Joinable; the leader's second look is on its way.
+    Looking = 1,
+    /// Settled: newcomers start the next flight.
+    Closed = 2,
+}
+
 /// One load in flight for one key.
 pub(crate) struct Flight {
     detached: AtomicBool,
+    phase: AtomicU8,
     /// A `OnceCell<Outcome<S>>` for the flight's shared type `S`.
     cell: Box<dyn Any + Send + Sync>,
 }
@@ -44,6 +65,7 @@ impl Flight {
     fn new<S: Send + Sync + 'static>() -> Self {
         Self {
             detached: AtomicBool::new(false),
+            phase: AtomicU8::new(Phase::Open as u8),
             cell: Box::new(OnceCell::<Outcome<S>>::new()),
         }
     }
@@ -67,6 +89,19 @@ impl Flight {
     fn detach(&self) {
         self.detached.store(true, Ordering::Release);
     }
+
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::SeqCst) {
+            0 => Phase::Open,
+            1 => Phase::Looking,
+            _ => Phase::Closed,
+        }
+    }
+
+    /// Moves the flight on to `phase` (never back).
+    pub(crate) fn advance(&self, phase: Phase) {
+        self.phase.fetch_max(phase as u8, Ordering::SeqCst);
+    }
 }
 
 /// The loads in flight for one cache, by key.
@@ -76,15 +111,19 @@ pub(crate) struct Flights {
 }
 
 impl Flights {
-    /// The flight of shared type `S` for `key`: the one in flight, or a new one.
-    pub(crate) fn join<S: Send + Sync + 'static>(&self, key: &str) -> Arc<Flight> {
+    /// The flight of shared type `S` for `key` (the open one, or a new one), and the phase
+    /// it was in when this caller joined.
+    pub(crate) fn join<S: Send + Sync + 'static>(&self, key: &str) -> (Arc<Flight>, Phase) {
         let mut flights = self.map.entry(key.into()).or_default();
-        if let Some(flight) = flights.iter().find(|flight| flight.holds::<S>()) {
-            return Arc::clone(flight);
+        for flight in flights.iter().filter(|flight| flight.holds::<S>()) {
+            let phase = flight.phase();
+            if phase < Phase::Closed {
+                return (Arc::clone(flight), phase);
+            }
         }
         let flight = Arc::new(Flight::new::<S>());
         flights.push(Arc::clone(&flight));
-        flight
+        (flight, Phase::Open)
     }
 
     /// Takes `flight` out of the map before its result is published, so that a caller
@@ -143,24 +182,42 @@ mod tests {
     #[test]
     fn one_flight_per_key_and_type() {
         let flights = Flights::default();
-        let a = flights.join::<u32>("k");
-        assert!(Arc::ptr_eq(&a, &flights.join::<u32>("k")));
-        let b = flights.join::<String>("k");
+        let (a, _) = flights.join::<u32>("k");
+        assert!(Arc::ptr_eq(&a, &flights.join::<u32>("k").0));
+        let (b, _) = flights.join::<String>("k");
         assert!(!Arc::ptr_eq(&a, &b), "another type gets its own flight");
         flights.retire("k", &a);
-        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("k")), "retired");
-        assert!(Arc::ptr_eq(&b, &flights.join::<String>("k")));
+        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("k").0), "retired");
+        assert!(Arc::ptr_eq(&b, &flights.join::<String>("k").0));
+    }
+
+    #[test]
+    fn a_closed_flight_is_not_joined_but_still_detached() {
+        let flights = Flights::default();
+        let (a, phase) = flights.join::<u32>("k");
+        assert_eq!(phase, Phase::Open);
+        a.advance(Phase::Looking);
+        let (same, phase) = flights.join::<u32>("k");
+        assert!(Arc::ptr_eq(&a, &same));
+        assert_eq!(phase, Phase::Looking);
+        a.advance(Phase::Closed);
+        a.advance(Phase::Open);
+        let (next, phase) = flights.join::<u32>("k");
+        assert!(!Arc::ptr_eq(&a, &next), "a closed flight takes no newcomer");
+        assert_eq!(phase, Phase::Open);
+        flights.detach("k");
+        assert!(a.is_detached() && next.is_detached());
     }
 
     #[test]
     fn detached_flights_are_marked_and_never_joined_again() {
         let flights = Flights::default();
-        let a = flights.join::<u32>("user:1");
-        let b = flights.join::<u32>("user:2");
-        let c = flights.join::<u32>("post:1");
+        let (a, _) = flights.join::<u32>("user:1");
+        let (b, _) = flights.join::<u32>("user:2");
+        let (c, _) = flights.join::<u32>("post:1");
         flights.detach("user:1");
         assert!(a.is_detached() && !b.is_detached());
-        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("user:1")));
+        assert!(!Arc::ptr_eq(&a, &flights.join::<u32>("user:1").0));
         flights.detach_where(|key| key.starts_with("user:"));
         assert!(b.is_detached() && !c.is_detached());
         flights.detach_where(|_| true);
@@ -171,8 +228,8 @@ mod tests {
     #[test]
     fn an_abandoned_flight_is_forgotten_but_not_one_still_joined() {
         let flights = Flights::default();
-        let first = flights.join::<u32>("k");
-        let second = flights.join::<u32>("k");
+        let (first, _) = flights.join::<u32>("k");
+        let (second, _) = flights.join::<u32>("k");
         flights.leave("k", &first);
         assert_eq!(flights.in_flight(), 1, "another caller still holds it");
         drop(second);

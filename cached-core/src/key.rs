@@ -208,7 +208,10 @@ mod tests {
         render_into(&mut key, &"x".repeat(300)).unwrap();
         key.push_str(":page=");
         render_into(&mut key, &2).unwrap();
-        assert!(key.starts_with("search:xxx") && key.ends_with(":page=2"), "{key}");
+        assert!(
+            key.starts_with("search:xxx") && key.ends_with(":page=2"),
+            "{key}"
+        );
     }
 
     #[test]

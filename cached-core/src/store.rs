@@ -301,7 +301,11 @@ impl Store {
     {
         match (self, lease) {
             #[cfg(feature = "redis")]
-            (Store::Redis(_), _) if flight.is_detached() => Ok((Filled::Lost, 0)),
+            (Store::Redis(_), _) if flight.is_detached() => {
+                // Given back at once, so that the next load of the key need not wait for it.
+                self.release(key, lease, flight).await;
+                Ok((Filled::Lost, 0))
+            }
             (_, _) if flight.is_detached() => Ok((Filled::Detached, 0)),
             (_, Lease::Denied) => Ok((Filled::Kept, 0)),
             (Store::Memory(store), _) => Ok(memory::fill(store, key, value, ttl, flight)),

@@ -9,7 +9,8 @@
 //!
 //! A caller that waited on a load whose lease was lost (an invalidation came while it ran,
 //! perhaps in another process, perhaps before this caller arrived) does not take its value:
-//! it waits on the next load, which began after it arrived.
+//! it waits on the next load, which began after it arrived. So does a caller that joined
+//! after the leader's second look was sent, for a value that look found (see `flight.rs`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Cache, LOG_TARGET};
 use crate::error::BackendError;
-use crate::flight::{Flight, Flights, Outcome};
+use crate::flight::{Flight, Flights, Outcome, Phase};
 use crate::store::{Claim, Filled, Lease, StoreError};
 
 /// What a load gave one caller.
@@ -104,6 +105,7 @@ impl Ticket<'_> {
         if ttl.is_zero() {
             return self.skip().await;
         }
+        self.flight.advance(Phase::Closed);
         let barrier = match &cache.inner.barrier {
             Some(barrier) => Some(barrier.fill(self.key).await),
             None => None,
@@ -134,6 +136,7 @@ impl Ticket<'_> {
 
     /// Gives up storing (the value is an error, or the condition refused it).
     pub(crate) async fn skip(self) -> Filled {
+        self.flight.advance(Phase::Closed);
         self.cache
             .inner
             .store
@@ -175,10 +178,11 @@ impl Cache {
         let mut own = None;
         let mut waited = false;
         loop {
+            let (flight, joined) = self.inner.flights.join::<S>(key);
             let member = Member {
                 flights: &self.inner.flights,
                 key,
-                flight: self.inner.flights.join::<S>(key),
+                flight,
             };
             let outcome = member
                 .flight
@@ -192,8 +196,11 @@ impl Cache {
             }
             match outcome {
                 Outcome::Sure(value) => return Flown::Shared(value),
+                Outcome::Found(value) if joined == Phase::Open || waited => {
+                    return Flown::Shared(value);
+                }
                 Outcome::Unsure(value) if waited => return Flown::Shared(value),
-                Outcome::Unsure(_) | Outcome::Each => waited = true,
+                Outcome::Found(_) | Outcome::Unsure(_) | Outcome::Each => waited = true,
             }
         }
     }
@@ -213,10 +220,12 @@ impl Cache {
         R: FnOnce(Ticket<'a>) -> Fut,
         Fut: Future<Output = Loaded<S, O>>,
     {
+        flight.advance(Phase::Looking);
         let lease = match self.inner.store.claim::<T, S>(key, accept).await {
             Claim::Found(value) => {
+                flight.advance(Phase::Closed);
                 self.inner.flights.retire(key, flight);
-                return Outcome::Sure(value);
+                return Outcome::Found(value);
             }
             Claim::Load(lease) => lease,
             Claim::Failed(error) => {
