@@ -193,3 +193,36 @@ fn an_unknown_cache_name_is_a_clear_error() {
         "no cache named `sesions` is configured (configured: default, queries)"
     );
 }
+
+#[test]
+fn lease_settings_are_read_checked_and_only_for_redis() {
+    let settings = CacheSettings::from_toml(
+        r#"
+        [shared]
+        backend = "redis"
+        url = "redis://127.0.0.1:6379"
+        lease_ttl = "30s"
+        lease_wait = 0
+
+        [local]
+        backend = "memory"
+        lease_wait = 100
+        "#,
+    )
+    .unwrap();
+    let shared = settings.get("shared").unwrap();
+    assert_eq!(shared.lease_ttl, Some(Duration::from_secs(30)));
+    assert_eq!(shared.lease_wait, Some(Duration::ZERO), "zero never waits");
+    let error = configure(settings).unwrap_err();
+    assert_eq!(
+        messages(&error),
+        ["cache `local`, field `lease_wait`: the memory backend takes no lease_wait"]
+    );
+
+    let error =
+        CacheSettings::from_toml("[shared]\nbackend = \"redis\"\nlease_ttl = 0").unwrap_err();
+    assert_eq!(
+        messages(&error),
+        ["cache `shared`, field `lease_ttl`: must be greater than zero, found 0"]
+    );
+}

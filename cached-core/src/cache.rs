@@ -178,7 +178,17 @@ impl Cache {
     /// # Concurrent calls on the same key
     ///
     /// Concurrent misses of one key in this process run `loader` once; the other callers
-    /// wait for its value.
+    /// wait for its value. On Redis, misses in several processes run one load too: a process
+    /// that finds another's load in flight waits for its value (`lease_wait`, see
+    /// [`CacheConfig::redis`](crate::CacheConfig::redis)), then loads by itself.
+    ///
+    /// # Invalidation wins
+    ///
+    /// Once an invalidation of `key` has returned (`delete`, `delete_many`, `delete_pattern`,
+    /// `clear`, or a write: `set`, `set_nx`, `incr`; in this process or, on Redis, in any
+    /// other), no call that starts afterwards gets a value whose load began before it, and no
+    /// such load stores its value afterwards. The callers already waiting on such a load get
+    /// its value.
     ///
     /// # Failures
     ///

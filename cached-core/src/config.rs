@@ -179,6 +179,16 @@ impl CacheConfig {
     ///   discovered). `delete_many` sends one `UNLINK` split by slot; `delete_pattern` and
     ///   `clear` scan every primary. All nodes share one password and database 0.
     ///
+    /// - **Leases.** A load on a miss (`get_or_set`, `#[cached]`, the HTTP layer) first puts
+    ///   a lease in the key's place (for `lease_ttl`, default 10 s) and stores its value only
+    ///   by a compare-and-set on that lease. Any deletion or write of the key, by any process
+    ///   or `redis-cli`, removes the lease, so a load that began before an invalidation never
+    ///   stores after it. A process that finds another's lease waits up to `lease_wait`
+    ///   (default 250 ms) for that load's value, then loads by itself, so concurrent misses in
+    ///   many processes run one load. Reads, `exists`, `ttl`, `set_nx` and `incr` treat a
+    ///   lease as an absent key; `delete` and `delete_pattern` count it among the keys they
+    ///   remove. A load slower than `lease_ttl` does not store its value.
+    ///
     /// # Locks
     ///
     /// [`Cache::lock`](crate::Cache::lock) sets the lock's key with `SET NX PX` to a token
