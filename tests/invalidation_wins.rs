@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cached_core::{
@@ -248,22 +248,17 @@ async fn edit_redis(id: u64) -> Result<u64, String> {
     Ok(REDIS_SOURCE.write())
 }
 
-/// The Redis server of the attribute tests, configured once with the memory cache.
-fn configured() -> &'static RedisServer {
-    static SERVER: OnceLock<RedisServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let server = RedisServer::start();
-        let redis = CacheConfig::redis(&server.url())
-            .with_connect_timeout(PATIENT)
-            .with_response_timeout(PATIENT);
-        configure(
-            CacheSettings::new()
-                .with_cache("wins-memory", CacheConfig::memory())
-                .with_cache("wins-redis", redis),
-        )
-        .unwrap();
-        server
-    })
+/// The attribute tests' caches: memory, and Redis on `server`.
+fn configure_attribute_caches(server: &RedisServer) {
+    let redis = CacheConfig::redis(&server.url())
+        .with_connect_timeout(PATIENT)
+        .with_response_timeout(PATIENT);
+    configure(
+        CacheSettings::new()
+            .with_cache("wins-memory", CacheConfig::memory())
+            .with_cache("wins-redis", redis),
+    )
+    .unwrap();
 }
 
 /// The deterministic case: a load starts and holds; the write and its invalidation return;
@@ -306,20 +301,19 @@ async fn a_call_after_the_invalidation_loads_afresh<R, W>(
     assert_eq!(read(id).await, version);
 }
 
+/// The tests of the attributes, which share the registry, in one test: a server of its own
+/// (stopped at the end, which a `static` would never be).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_a_call_after_an_invalidation_never_joins_an_older_load() {
-    configured();
-    let cache = cached_core::get_cache("wins-memory").unwrap();
-    a_call_after_the_invalidation_loads_afresh(&MEMORY_SOURCE, cache, article_memory, edit_memory)
+async fn attributes_a_call_after_an_invalidation_never_joins_an_older_load() {
+    let server = RedisServer::start();
+    configure_attribute_caches(&server);
+    let memory = cached_core::get_cache("wins-memory").unwrap();
+    a_call_after_the_invalidation_loads_afresh(&MEMORY_SOURCE, memory, article_memory, edit_memory)
         .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_call_after_an_invalidation_never_joins_an_older_load() {
-    configured();
-    let cache = cached_core::get_cache("wins-redis").unwrap();
-    a_call_after_the_invalidation_loads_afresh(&REDIS_SOURCE, cache, article_redis, edit_redis)
+    let redis = cached_core::get_cache("wins-redis").unwrap();
+    a_call_after_the_invalidation_loads_afresh(&REDIS_SOURCE, redis, article_redis, edit_redis)
         .await;
+    a_pattern_reaches_entries_whose_argument_is_long().await;
 }
 
 /// Another process's invalidation: the held load is this process's, the invalidation comes
@@ -436,9 +430,7 @@ async fn reindex(q: String) -> Result<(), String> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pattern_reaches_entries_whose_argument_is_long() {
-    configured();
     let cache = cached_core::get_cache("wins-memory").unwrap();
     let long = "q".repeat(1_000);
     search(long.clone(), 1).await;

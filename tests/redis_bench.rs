@@ -3,6 +3,10 @@
 //! - a `#[cached]` hit (and `Cache::get`, `Cache::get_or_set`) against a raw `GET` plus
 //!   `serde_json` decode of the same value, on the same kind of connection
 //!   (`ConnectionManager`), from 1 task and from 64;
+//! - a miss (the value deleted, then loaded and stored): `get_or_set` and `#[cached]`, which
+//!   claim the key with a lease and store by compare-and-set (`GET`, a `CLAIM` script, the
+//!   load, a `FILL` script), against the same sequence without a lease on a raw connection
+//!   (`GET`, `GET` again, the load, `SET PX`: what a miss cost before leases);
 //! - a `#[cached]` call with Redis down (circuit open) against the bare function.
 //!
 //! Run with `cargo bench -p cached-tests --bench redis`; `BENCHMARKS.md` has the figures.
@@ -23,6 +27,8 @@ const ROUNDS: usize = 301;
 const SEQUENTIAL_OPS: usize = 250;
 const CONCURRENT_TASKS: usize = 64;
 const CONCURRENT_OPS: usize = 2_560;
+const MISS_ROUNDS: usize = 101;
+const MISS_OPS: usize = 100;
 const DOWN_ROUNDS: usize = 51;
 const DOWN_OPS: usize = 20_000;
 
@@ -93,6 +99,12 @@ where
 /// The function the attribute caches: it builds the value a hit returns.
 #[cached(cache = "bench", key = "posts", ttl = 3600)]
 async fn cached_posts() -> Vec<Post> {
+    posts()
+}
+
+/// A function whose entry each measured call deletes first.
+#[cached(cache = "bench", key = "missed", ttl = 3600)]
+async fn cached_miss() -> Vec<Post> {
     posts()
 }
 
@@ -247,6 +259,93 @@ async fn hits(server: &RedisServer, cache: Cache) {
     assert_eq!(cache.stats().misses, 0, "every measured call was a hit");
 }
 
+async fn unlink(conn: &ConnectionManager, key: &str) {
+    let mut conn = conn.clone();
+    let _: u64 = redis::cmd("UNLINK")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// A miss without a lease, as the cache did it before: look, look again (single-flight's
+/// second look), load, `SET PX`.
+async fn raw_miss(conn: &ConnectionManager) -> Vec<Post> {
+    let mut conn = conn.clone();
+    for _ in 0..2 {
+        let found: Option<Vec<u8>> = redis::cmd("GET")
+            .arg("missed")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(found.is_none());
+    }
+    let value = posts();
+    let _: () = redis::cmd("SET")
+        .arg("missed")
+        .arg(serde_json::to_vec(&value).unwrap())
+        .arg("PX")
+        .arg(3_600_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    value
+}
+
+async fn misses(server: &RedisServer, cache: Cache) {
+    let client = redis::Client::open(server.url()).unwrap();
+    let raw = ConnectionManager::new(client).await.unwrap();
+    let mut samples: [Vec<f64>; 3] = Default::default();
+    let misses_before = cache.stats().misses;
+    for _ in 0..MISS_ROUNDS {
+        let [raw_ns, get_or_set_ns, attr_ns] = &mut samples;
+        raw_ns.push(
+            sequential(MISS_OPS, || async {
+                unlink(&raw, "missed").await;
+                black_box(raw_miss(&raw).await);
+            })
+            .await,
+        );
+        get_or_set_ns.push(
+            sequential(MISS_OPS, || async {
+                unlink(&raw, "missed").await;
+                black_box(cache.get_or_set("missed", || async { posts() }, None).await);
+            })
+            .await,
+        );
+        attr_ns.push(
+            sequential(MISS_OPS, || async {
+                unlink(&raw, "missed").await;
+                black_box(cached_miss().await);
+            })
+            .await,
+        );
+    }
+    let [raw_ns, get_or_set_ns, attr_ns] = samples.map(median);
+    println!(
+        "sequential miss latency (1 task, UNLINK + miss), median of {MISS_ROUNDS} rounds of {MISS_OPS}:"
+    );
+    println!("  raw GET, GET, SET PX   {:>8.1} µs", raw_ns / 1e3);
+    for (name, ns) in [("Cache::get_or_set", get_or_set_ns), ("#[cached]", attr_ns)] {
+        println!(
+            "  {name:<22} {:>8.1} µs  ({:+.1}%)",
+            ns / 1e3,
+            (ns / raw_ns - 1.0) * 100.0
+        );
+    }
+    let measured = (2 * MISS_ROUNDS * MISS_OPS) as u64;
+    assert_eq!(
+        cache.stats().misses - misses_before,
+        measured,
+        "every measured call missed"
+    );
+    assert_eq!(
+        cache.get::<Vec<Post>>("missed").await.unwrap(),
+        Some(posts()),
+        "and stored"
+    );
+}
+
 /// The cached variants, in the order they are measured after the raw one.
 const NAMES: [&str; 3] = ["#[cached]", "Cache::get", "Cache::get_or_set"];
 
@@ -298,7 +397,7 @@ async fn down(mut dead: RedisServer) {
     assert_eq!(
         errors,
         (5 + DOWN_ROUNDS * DOWN_OPS) as u64 * 2,
-        "every call was a failed read and a skipped write"
+        "every call was a failed read and a refused claim"
     );
 }
 
@@ -311,9 +410,12 @@ fn main() {
     let (server, dead) = (RedisServer::start(), RedisServer::start());
     let cache = configure_caches(&server, &dead);
     runtime.block_on(async move {
-        tokio::spawn(async move { hits(&server, cache).await })
-            .await
-            .unwrap();
+        tokio::spawn(async move {
+            hits(&server, cache.clone()).await;
+            misses(&server, cache).await;
+        })
+        .await
+        .unwrap();
         tokio::spawn(down(dead)).await.unwrap();
     });
 }

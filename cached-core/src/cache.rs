@@ -234,9 +234,9 @@ impl Cache {
                 match loader().await {
                     Ok(value) => {
                         let filled = ticket.fill(&value, ttl).await;
-                        Loaded::shared(value, filled).map_own(Ok)
+                        Loaded::ok(Ok(value), filled)
                     }
-                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
+                    Err(error) => Loaded::ok(Err(error), ticket.skip().await),
                 }
             })
             .await;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use cached_core::Cache;
+use tokio::sync::Notify;
 
 use crate::SplitMix;
 
@@ -116,11 +117,18 @@ impl Source {
         self.loads.load(Ordering::SeqCst)
     }
 
-    /// A load of key `i`: reads the version, pauses, and reports whether a write landed
-    /// meanwhile.
-    async fn load(&self, i: usize, pause: Pause, overlapped: &AtomicUsize) -> u64 {
+    /// A load of key `i`: reads the version, says so through `started`, pauses, and reports
+    /// whether a write landed meanwhile.
+    async fn load(
+        &self,
+        i: usize,
+        pause: Pause,
+        started: &Notify,
+        overlapped: &AtomicUsize,
+    ) -> u64 {
         self.loads.fetch_add(1, Ordering::SeqCst);
         let version = self.version(i);
+        started.notify_one();
         pause.run().await;
         if self.version(i) != version {
             overlapped.fetch_add(1, Ordering::SeqCst);
@@ -137,9 +145,10 @@ pub fn race_key(series: &str, i: usize) -> String {
 /// Runs `source.versions.len()` races, one key each: on `reader` a `get_or_set` of the key
 /// whose load pauses for `load_pause`; on `writer`, after `write_pause`, a version bump and
 /// `invalidation`, followed at once by a `get_or_set` on `reader` that must not see an older
-/// version. Pauses are drawn from `rng`. With `parallel`, the read runs in a task of its
-/// own (on another thread of a multi-thread runtime); otherwise the two interleave in one
-/// task, at their await points.
+/// version. Pauses are drawn from `rng`; in every other race the writer first waits for the
+/// load to start, so that half the writes land inside a load whatever the machine's speed.
+/// With `parallel`, the read runs in a task of its own (on another thread of a multi-thread
+/// runtime); otherwise the two interleave in one task, at their await points.
 pub async fn run_races(
     reader: &Cache,
     writer: &Cache,
@@ -150,22 +159,25 @@ pub async fn run_races(
     pause: impl Fn(u64) -> Pause,
 ) -> Tally {
     let overlapped = Arc::new(AtomicUsize::new(0));
+    let unwatched = Notify::new();
     let mut tally = Tally::default();
     for i in 0..source.versions.len() {
         let key = race_key(&format!("{invalidation:?}"), i);
         let (load_pause, write_pause) = (pause(rng.next_u64()), pause(rng.next_u64()));
+        let started = Arc::new(Notify::new());
         let read = {
-            let (reader, source, overlapped, key) = (
+            let (reader, source, overlapped, key, started) = (
                 reader.clone(),
                 Arc::clone(source),
                 Arc::clone(&overlapped),
                 key.clone(),
+                Arc::clone(&started),
             );
             async move {
                 reader
                     .get_or_set(
                         &key,
-                        || source.load(i, load_pause, &overlapped),
+                        || source.load(i, load_pause, &started, &overlapped),
                         Some(Duration::from_secs(60)),
                     )
                     .await
@@ -179,13 +191,16 @@ pub async fn run_races(
             }
         };
         let write = async {
+            if i % 2 == 0 {
+                started.notified().await;
+            }
             write_pause.run().await;
             let version = source.versions[i].fetch_add(1, Ordering::SeqCst) + 1;
             invalidation.apply(writer, &key, version).await;
             let after = reader
                 .get_or_set(
                     &key,
-                    || source.load(i, Pause::Yields(0), &overlapped),
+                    || source.load(i, Pause::Yields(0), &unwatched, &overlapped),
                     Some(Duration::from_secs(60)),
                 )
                 .await;

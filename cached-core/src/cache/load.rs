@@ -41,39 +41,60 @@ impl<T> Flown<T, T> {
     }
 }
 
-/// What a load produced: the result for the caller that ran it, what the waiting callers
-/// get (nothing: each loads by itself), and how its fill went.
+/// What a load produced: the result for the caller that ran it, how the waiting callers'
+/// share is made from it, and how its fill went.
 pub(crate) struct Loaded<S, O> {
     own: O,
-    share: Option<S>,
+    share: Share<S, O>,
     filled: Filled,
 }
 
+/// What the waiting callers get: made only if some caller waits, so that a load nobody
+/// waited for clones nothing.
+enum Share<S, O> {
+    /// This, already made.
+    #[cfg(feature = "http")]
+    Made(Option<S>),
+    /// Made from the loading caller's result.
+    From(fn(&O) -> Option<S>),
+}
+
+#[cfg(feature = "http")]
 impl<S, O> Loaded<S, O> {
     /// `own` for the loading caller, `share` for those that waited.
     pub(crate) fn new(own: O, share: Option<S>, filled: Filled) -> Self {
-        Self { own, share, filled }
+        Self {
+            own,
+            share: Share::Made(share),
+            filled,
+        }
     }
 
     /// A result for the loading caller alone; each waiting caller loads by itself.
     pub(crate) fn alone(own: O, filled: Filled) -> Self {
         Self::new(own, None, filled)
     }
-
-    /// The loading caller's result mapped through `f`.
-    pub(crate) fn map_own<P>(self, f: impl FnOnce(O) -> P) -> Loaded<S, P> {
-        Loaded {
-            own: f(self.own),
-            share: self.share,
-            filled: self.filled,
-        }
-    }
 }
 
 impl<S: Clone> Loaded<S, S> {
     /// One value for every caller.
     pub(crate) fn shared(value: S, filled: Filled) -> Self {
-        Self::new(value.clone(), Some(value), filled)
+        Self {
+            own: value,
+            share: Share::From(|value| Some(value.clone())),
+            filled,
+        }
+    }
+}
+
+impl<T: Clone, E> Loaded<T, Result<T, E>> {
+    /// A result whose `Ok` value every caller gets; an `Err` is the loading caller's alone.
+    pub(crate) fn ok(result: Result<T, E>, filled: Filled) -> Self {
+        Self {
+            own: result,
+            share: Share::From(|result| result.as_ref().ok().cloned()),
+            filled,
+        }
     }
 }
 
@@ -188,12 +209,12 @@ impl Cache {
                 .flight
                 .cell::<S>()
                 .get_or_init(|| self.lead(key, &member.flight, &accept, &mut run, &mut own))
-                .await
-                .clone();
-            drop(member);
+                .await;
             if let Some(own) = own.take() {
                 return Flown::Own(own);
             }
+            let outcome = outcome.clone();
+            drop(member);
             match outcome {
                 Outcome::Sure(value) => return Flown::Shared(value),
                 Outcome::Found(value) if joined == Phase::Open || waited => {
@@ -245,8 +266,16 @@ impl Cache {
         };
         let loaded = run(ticket).await;
         self.inner.flights.retire(key, flight);
+        // Retired, so nobody joins any more: whoever else holds the flight waits on it.
+        let waited = Arc::strong_count(flight) > 1;
+        let share = match loaded.share {
+            _ if !waited => None,
+            #[cfg(feature = "http")]
+            Share::Made(share) => share,
+            Share::From(make) => make(&loaded.own),
+        };
         *own = Some(loaded.own);
-        match (loaded.share, loaded.filled) {
+        match (share, loaded.filled) {
             (None, _) => Outcome::Each,
             (Some(value), Filled::Lost) => Outcome::Unsure(value),
             (Some(value), Filled::Stored | Filled::Kept | Filled::Detached) => Outcome::Sure(value),

@@ -213,9 +213,9 @@ impl OwnErr {
                         } else {
                             ticket.skip().await
                         };
-                        Loaded::shared(value, filled).map_own(Ok)
+                        Loaded::ok(Ok(value), filled)
                     }
-                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
+                    Err(error) => Loaded::ok(Err(error), ticket.skip().await),
                 }
             })
             .await;

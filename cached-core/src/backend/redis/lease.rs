@@ -70,6 +70,9 @@ impl RedisStore {
     where
         T: DeserializeOwned,
     {
+        if self.breaker.refuses() {
+            return Claim::Failed(BackendError::Unavailable);
+        }
         let marker = new_marker();
         let deadline = Instant::now().checked_add(self.leases.wait);
         let mut seen = Seen::Empty;
