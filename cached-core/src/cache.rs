@@ -8,6 +8,7 @@
 mod barrier;
 mod invalidate;
 mod load;
+mod lock_queues;
 
 use std::fmt;
 use std::future::Future;
@@ -17,23 +18,20 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::LOG_TARGET;
 use crate::backend::memory::ValueStore;
 use crate::error::{BackendError, Error, Result};
 use crate::flight::Flights;
-use crate::lock::LockQueues;
 use crate::stats::{CacheStats, Stats};
 use crate::store::{Lookup, Store, StoreError};
 use crate::ttl::Ttl;
 
 use barrier::Barrier;
+use lock_queues::LockQueues;
 
 #[cfg(feature = "http")]
 pub(crate) use load::Ticket;
 pub(crate) use load::{Flown, Loaded};
-
-/// The `tracing` target of every event the cache emits: filter with `cached_core=debug` to
-/// see each hit, miss and write.
-pub const LOG_TARGET: &str = "cached_core";
 
 /// A handle to one named cache. Cloning is cheap (one reference count) and every clone
 /// talks to the same store, counters and locks.

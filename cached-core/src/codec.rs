@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::store::Lookup;
+use crate::outcome::Lookup;
 
 /// The bytes stored for `value`.
 pub(crate) fn encode<T: ?Sized + Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {

@@ -60,6 +60,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The `tracing` target of every event the cache emits: filter with `cached_core=debug` to
+/// see each hit, miss and write.
+pub const LOG_TARGET: &str = "cached_core";
+
 mod backend;
 mod cache;
 mod codec;
@@ -72,6 +76,7 @@ mod glob;
 pub mod http;
 pub mod key;
 mod lock;
+mod outcome;
 mod registry;
 mod stats;
 mod store;
@@ -94,7 +99,7 @@ pub mod __private;
 pub use async_trait::async_trait;
 pub use backend::Backend;
 pub use backend::memory::DEFAULT_MAX_SIZE;
-pub use cache::{Cache, LOG_TARGET};
+pub use cache::Cache;
 #[doc(inline)]
 pub use cached_macros::{cached, invalidates};
 pub use config::{

@@ -10,11 +10,7 @@
 //! but a holder that outlives its timeout can overlap with the next one, so they do not
 //! protect correctness on their own.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use dashmap::DashMap;
-use tokio::sync::{Mutex, Notify};
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
@@ -186,39 +182,6 @@ impl Cache {
             name: name.to_owned(),
             token,
             released: false,
-        }
-    }
-}
-
-/// The in-process waiters of each lock of one cache.
-#[derive(Default)]
-pub(crate) struct LockQueues {
-    queues: DashMap<Box<str>, Arc<LockQueue>>,
-}
-
-#[derive(Default)]
-struct LockQueue {
-    /// Held by the waiter whose turn it is to poll the store; tokio's mutex is fair, so
-    /// waiters take turns in arrival order.
-    turn: Mutex<()>,
-    /// Signalled when a holder in this process releases the lock.
-    released: Notify,
-}
-
-impl LockQueues {
-    fn join(&self, name: &str) -> Arc<LockQueue> {
-        Arc::clone(self.queues.entry(name.into()).or_default().value())
-    }
-
-    /// Forgets the queue of `name` once nobody waits in it.
-    fn leave(&self, name: &str) {
-        self.queues
-            .remove_if(name, |_, queue| Arc::strong_count(queue) == 1);
-    }
-
-    fn wake_next(&self, name: &str) {
-        if let Some(queue) = self.queues.get(name) {
-            queue.released.notify_one();
         }
     }
 }

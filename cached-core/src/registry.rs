@@ -8,9 +8,10 @@ use std::sync::{Arc, LazyLock};
 use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 
+use crate::LOG_TARGET;
 use crate::backend::Backend;
 use crate::backend::memory::{DEFAULT_MAX_SIZE, MemoryStore};
-use crate::cache::{Cache, LOG_TARGET};
+use crate::cache::Cache;
 use crate::config::{CacheConfig, CacheSettings, ConfigError, ConfigProblem, InvalidField};
 use crate::error::{Error, Result};
 use crate::store::{CustomStore, Store};

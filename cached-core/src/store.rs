@@ -21,70 +21,9 @@ use crate::error::BackendError;
 use crate::flight::Flight;
 use crate::ttl::Ttl;
 
+pub(crate) use crate::outcome::{Claim, Evicted, Filled, Lease, Lookup, StoreError};
 pub(crate) use custom::CustomStore;
 pub(crate) use memory::get as memory_get;
-
-/// The outcome of a read.
-pub(crate) enum Lookup<T> {
-    Hit(T),
-    Miss,
-    /// A value is stored but does not decode as the type asked for.
-    Undecodable(serde_json::Error),
-}
-
-/// Why a store operation failed.
-pub(crate) enum StoreError {
-    Backend(BackendError),
-    Encode(serde_json::Error),
-}
-
-impl From<BackendError> for StoreError {
-    fn from(error: BackendError) -> Self {
-        Self::Backend(error)
-    }
-}
-
-/// What a write did besides storing: entries evicted to make room.
-pub(crate) type Evicted = u64;
-
-/// The right of a load to fill its key, from [`Store::claim`].
-pub(crate) enum Lease {
-    /// An in-process claim: the load's flight, as long as no invalidation detaches it.
-    Local,
-    /// A Redis lease: the marker the key holds while a load runs (see
-    /// `backend/redis/lease.rs`); an invalidation anywhere removes it with the key. `owned`
-    /// is false for another process's marker, through which a load that tired of waiting
-    /// for it stores (and which it never removes).
-    #[cfg(feature = "redis")]
-    Redis { marker: Vec<u8>, owned: bool },
-    /// No right to fill: the store could not be asked, so the value is not stored.
-    Denied,
-}
-
-/// What a load found when it claimed its key.
-pub(crate) enum Claim<S> {
-    /// A value arrived since the miss (and the caller accepts it).
-    Found(S),
-    /// Nothing usable is stored: load, and fill under this lease.
-    Load(Lease),
-    /// The store could not be asked: load, and do not store.
-    Failed(BackendError),
-}
-
-/// How a fill went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Filled {
-    /// The value is stored.
-    Stored,
-    /// The value is not stored (the caller chose not to, or the store could not be asked).
-    Kept,
-    /// An invalidation in this process detached the load: not stored. Every caller waiting
-    /// on it arrived before that invalidation.
-    Detached,
-    /// The lease was lost: an invalidation or a newer write, perhaps in another process,
-    /// came while the load ran. Not stored.
-    Lost,
-}
 
 /// The store behind one cache.
 #[allow(

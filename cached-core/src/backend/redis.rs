@@ -24,11 +24,11 @@ use redis::{Cmd, FromRedisValue, RedisResult, Value, cmd};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache::LOG_TARGET;
+use crate::LOG_TARGET;
 use crate::codec;
 use crate::error::BackendError;
 use crate::key;
-use crate::store::{Filled, Lookup, StoreError};
+use crate::outcome::{Filled, Lookup, StoreError};
 use crate::ttl::Ttl;
 
 use circuit::{Breaker, Tripped};

@@ -19,7 +19,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Cache, LOG_TARGET};
+use super::Cache;
+use crate::LOG_TARGET;
 use crate::error::BackendError;
 use crate::flight::{Flight, Flights, Outcome, Phase};
 use crate::store::{Claim, Filled, Lease, StoreError};

@@ -18,7 +18,8 @@ use super::entry::{Entry, Source, StoredResponse, combined, now_millis};
 use super::layer::Config;
 use super::lookup::{self, Found};
 use super::{X_CACHE, key, policy};
-use crate::cache::{Flown, LOG_TARGET, Loaded, Ticket};
+use crate::LOG_TARGET;
+use crate::cache::{Flown, Loaded, Ticket};
 use crate::store::Filled;
 
 /// The service built by [`CacheResponseLayer`](super::CacheResponseLayer): answers `GET`

@@ -6,7 +6,7 @@
 
 use super::key::KeyResult;
 use super::site::Site;
-use crate::cache::LOG_TARGET;
+use crate::LOG_TARGET;
 use crate::key::RenderError;
 
 /// Whether a `Result` is `Ok`: an `#[invalidates]` function returning one invalidates only

@@ -3,7 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::cache::{Cache, LOG_TARGET};
+use crate::LOG_TARGET;
+use crate::cache::Cache;
 use crate::key::RenderError;
 use crate::registry::{self, DEFAULT_CACHE};
 

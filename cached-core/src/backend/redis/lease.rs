@@ -24,7 +24,7 @@ use super::RedisStore;
 use super::scripts;
 use crate::codec;
 use crate::error::BackendError;
-use crate::store::{Claim, Lease, Lookup};
+use crate::outcome::{Claim, Lease, Lookup};
 use crate::token::new_token;
 
 /// What every lease marker starts with: a NUL byte, so that no JSON value (nor any UTF-8
