@@ -66,10 +66,15 @@ impl<'p> Pattern<'p> {
 
     /// Whether `key` matches, as Redis' `SCAN MATCH` decides.
     pub(crate) fn matches(&self, key: &str) -> bool {
-        self.everything || self.matches_bytes(key.as_bytes())
+        self.matches_bytes(key.as_bytes())
     }
 
-    fn matches_bytes(&self, key: &[u8]) -> bool {
+    /// [`matches`](Pattern::matches) for a key that may not be UTF-8 (one read from Redis).
+    pub(crate) fn matches_bytes(&self, key: &[u8]) -> bool {
+        self.everything || self.bytes_match(key)
+    }
+
+    fn bytes_match(&self, key: &[u8]) -> bool {
         let p = self.bytes;
         if key.is_empty() {
             return p.is_empty();

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::LOG_TARGET;
 use crate::codec;
 use crate::error::BackendError;
+use crate::glob;
 use crate::key;
 use crate::outcome::{Filled, Lookup, StoreError};
 use crate::ttl::Ttl;
@@ -165,12 +166,16 @@ impl RedisStore {
     }
 
     /// Unlinks every key matching `pattern` under the cache's prefix (escaped, so that only
-    /// its literal text matches), walking each primary's keyspace with `SCAN`.
+    /// its literal text matches), walking each primary's keyspace with `SCAN`. What `SCAN`
+    /// returns is matched again without the prefix: Redis matches the empty key only at the
+    /// start of a key, so under a prefix `**` would take the key `""`, which it does not
+    /// match on its own (nor on the memory backend).
     pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
+        let unprefixed = glob::Pattern::new(pattern);
         let pattern = key::prefixed_pattern(&self.prefix, pattern);
         let mut removed = 0;
         for node in self.primaries().await? {
-            removed += self.unlink_matching(&node, &pattern).await?;
+            removed += self.unlink_matching(&node, &pattern, &unprefixed).await?;
         }
         Ok(removed)
     }
@@ -304,7 +309,12 @@ impl RedisStore {
         cluster_primaries(slots).map_err(BackendError::new)
     }
 
-    async fn unlink_matching(&self, node: &Node, pattern: &str) -> Result<usize, BackendError> {
+    async fn unlink_matching(
+        &self,
+        node: &Node,
+        pattern: &str,
+        unprefixed: &glob::Pattern<'_>,
+    ) -> Result<usize, BackendError> {
         let mut cursor: u64 = 0;
         let mut removed = 0;
         loop {
@@ -314,7 +324,11 @@ impl RedisStore {
                 .arg(pattern)
                 .arg("COUNT")
                 .arg(SCAN_COUNT);
-            let (next, keys): (u64, Vec<Vec<u8>>) = self.query_on(node, scan).await?;
+            let (next, mut keys): (u64, Vec<Vec<u8>>) = self.query_on(node, scan).await?;
+            keys.retain(|key| {
+                key.strip_prefix(self.prefix.as_bytes())
+                    .is_some_and(|rest| unprefixed.matches_bytes(rest))
+            });
             if !keys.is_empty() {
                 let mut unlink = cmd("UNLINK");
                 for key in &keys {

@@ -112,31 +112,31 @@ pub(crate) static SET_NX: LazyLock<Script> = LazyLock::new(|| {
 
 /// `INCRBY` for a key that plain `INCRBY` refuses: a lease counts as absent (the counter
 /// starts at 0 without expiry, as for a missing key), and a counter held as a JSON string
-/// holding an integer (`"41"`) is rewritten as the bare integer, keeping its expiry, then
+/// holding an integer in canonical form (`"41"`, as `value.rs`'s `canonical_integer` reads
+/// it on the memory backend) is rewritten as the bare integer, keeping its expiry, then
 /// incremented (and restored if that fails). Anything else gets `INCRBY`'s own "not an
-/// integer" error. The memory backend accepts such strings too, so both backends agree.
+/// integer" error. The result is returned as the stored string, never through a Lua number,
+/// which is a double and would round counters past 2^53.
 pub(crate) static INCR_QUOTED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         is_lease!(),
         r#"
         if is_lease(KEYS[1]) then
             redis.call('DEL', KEYS[1])
-            return redis.call('INCRBY', KEYS[1], ARGV[1])
+            redis.call('INCRBY', KEYS[1], ARGV[1])
+            return redis.call('GET', KEYS[1])
         end
         local current = redis.call('GET', KEYS[1])
         if current then
-            local sign, digits = string.match(current, '^"%s*([+-]?)(%d+)%s*"$')
-            if digits then
-                digits = string.gsub(digits, '^0+(%d)', '%1')
-                if sign == '-' and digits ~= '0' then
-                    digits = '-' .. digits
-                end
-                redis.call('SET', KEYS[1], digits, 'KEEPTTL')
+            local sign, digits = string.match(current, '^"(%-?)(%d+)"$')
+            if digits and (digits == '0' and sign == '' or string.sub(digits, 1, 1) ~= '0') then
+                redis.call('SET', KEYS[1], sign .. digits, 'KEEPTTL')
                 local result = redis.pcall('INCRBY', KEYS[1], ARGV[1])
                 if type(result) == 'table' and result.err then
                     redis.call('SET', KEYS[1], current, 'KEEPTTL')
+                    return result
                 end
-                return result
+                return redis.call('GET', KEYS[1])
             end
         end
         return redis.call('INCRBY', KEYS[1], ARGV[1])
