@@ -318,8 +318,10 @@ impl Cache {
     }
 
     /// Adds `by` to the integer at `key` and returns the result. A missing key starts at 0
-    /// and does not expire; an existing key keeps its expiry. A value that is not an integer
-    /// (or a result that overflows) is [`Error::NotAnInteger`].
+    /// and does not expire; an existing key keeps its expiry. The value may be any integer
+    /// type, or a string holding an integer in canonical decimal form (`"41"`, `"-7"`: no
+    /// sign `+`, leading zero, `-0` or spaces, as Redis' `INCR` reads them), on every
+    /// backend. Anything else, or a result that overflows `i64`, is [`Error::NotAnInteger`].
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
         match self
             .invalidating_key(key, self.inner.store.incr(key, by))

@@ -162,19 +162,23 @@ impl CacheConfig {
     ///   reads again and writes: only the first waits), a dead one costs microseconds, and
     ///   hits resume by themselves when it is back. `get_or_set` and `#[cached]` fail open: a
     ///   failed read is a miss, a failed write is skipped, both logged and counted.
-    /// - **Values** are JSON. A value that does not decode as the type asked for (corrupt,
-    ///   written by another program, or a Redis list or hash under the key) is a miss,
-    ///   logged at `warn` with its key and counted as an error.
+    /// - **Values** are JSON, and read back exactly (floats included). A value JSON cannot
+    ///   hold (a NaN or an infinity anywhere in it) is refused by `set` with
+    ///   [`Error::Encode`](crate::Error::Encode) naming its type, rather than stored as
+    ///   `null`. A value that does not decode as the type asked for (corrupt, written by
+    ///   another program, or a Redis list or hash under the key) is a miss, logged at `warn`
+    ///   with its key and counted as an error.
     /// - **Keys** carry `key_prefix`. `delete_pattern` applies its pattern under the prefix
     ///   (whose own glob characters are escaped) and walks the keyspace with `SCAN MATCH
     ///   COUNT`, unlinking each page's matches in one `UNLINK`; it never uses `KEYS`.
     /// - **`clear`** removes the keys under `key_prefix`. **Without a prefix it empties the
     ///   whole database** (`FLUSHDB ASYNC`, on every primary of a cluster), keys written by
     ///   other programs included: give caches that share a database a prefix.
-    /// - **`incr`/`decr`** are `INCRBY`: they work on integers stored with `set` (stored as
-    ///   JSON, `41` is an integer) and, through a small script, on integers stored as strings
-    ///   (`"41"`), as the memory backend does. A missing key starts at 0 with no expiry; an
-    ///   existing key keeps its expiry.
+    /// - **`incr`/`decr`** are `INCRBY`, exact over all of `i64`: they work on integers stored
+    ///   with `set` (stored as JSON, `41` is an integer) and, through a small script, on
+    ///   integers stored as strings in the canonical form `INCRBY` itself reads (`"41"`,
+    ///   `"-7"`; not `" 41"`, `"+41"`, `"041"` or `"-0"`), as the memory backend does. A
+    ///   missing key starts at 0 with no expiry; an existing key keeps its expiry.
     /// - **Cluster.** Give `nodes` instead of `url` (a few nodes suffice; the rest are
     ///   discovered). `delete_many` sends one `UNLINK` split by slot; `delete_pattern` and
     ///   `clear` scan every primary. All nodes share one password and database 0.
