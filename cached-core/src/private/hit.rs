@@ -19,7 +19,7 @@ pub(crate) enum Start<T> {
     Uncached,
 }
 
-/// A call that [`hit_now`] could not answer, handed on to [`start`].
+/// A call that [`hit_now`] could not answer, handed on to `start`.
 pub struct Pending(Looked);
 
 enum Looked {
@@ -52,7 +52,7 @@ where
 
 /// The lookup of a `#[cached]` call before it builds any future: answered here, counted
 /// and logged, when the site's cache can answer at once (memory), so that a hit returns
-/// early and a miss goes straight to the load; otherwise handed on for [`start`].
+/// early and a miss goes straight to the load; otherwise handed on for `start`.
 #[inline]
 pub fn hit_now<T>(site: &'static Site, key: KeyResult) -> Result<T, Pending>
 where
