@@ -343,10 +343,16 @@ async fn incr_and_decr_count_from_zero_and_keep_the_expiry(cache: Cache) {
     );
     cache.set("padded", "-007", None).await.unwrap();
     assert!(
-        matches!(cache.incr("padded", 2).await, Err(Error::NotAnInteger { .. })),
+        matches!(
+            cache.incr("padded", 2).await,
+            Err(Error::NotAnInteger { .. })
+        ),
         "only the canonical form Redis' INCR reads is a counter"
     );
-    assert_eq!(cache.get::<String>("padded").await.unwrap().as_deref(), Some("-007"));
+    assert_eq!(
+        cache.get::<String>("padded").await.unwrap().as_deref(),
+        Some("-007")
+    );
 }
 
 async fn incr_on_a_non_integer_is_a_clear_error_and_changes_nothing(cache: Cache) {

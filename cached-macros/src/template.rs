@@ -178,3 +178,83 @@ fn check_separators(parts: &[Part], fail: &mut impl FnMut(String)) {
 fn separates(c: char) -> bool {
     c.is_ascii() && !c.is_ascii_alphanumeric() && !"-_.~%!@(),'".contains(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::Span;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse(text: &str) -> (Option<Template>, bool) {
+        let mut errors = Errors::default();
+        let template = Template::parse(&LitStr::new(text, Span::call_site()), &mut errors);
+        let clean = errors.is_empty();
+        (template, clean)
+    }
+
+    /// The template text that parses to `parts`: literal braces doubled, placeholders in
+    /// braces.
+    fn write(parts: &[Part]) -> String {
+        let mut text = String::new();
+        for part in parts {
+            match part {
+                Part::Text(literal) => {
+                    for c in literal.chars() {
+                        text.push(c);
+                        if "{}<>".contains(c) {
+                            text.push(c);
+                        }
+                    }
+                }
+                Part::Value(placeholder) => {
+                    text.push('{');
+                    text.push_str(&placeholder.root);
+                    for field in &placeholder.fields {
+                        text.push('.');
+                        text.push_str(field);
+                    }
+                    text.push('}');
+                }
+            }
+        }
+        text
+    }
+
+    fn summary(template: &Template) -> Vec<String> {
+        template
+            .parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => format!("text {text}"),
+                Part::Value(p) => format!("value {}.{}", p.root, p.fields.join(".")),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Any text parses or is refused with an error, never a panic; what parses reads
+        /// the same once written back.
+        #[test]
+        fn any_text_parses_or_is_refused_and_parses_round_trip(
+            text in r"([a-z:_.0-9*?é]|\{|\}|<|>|\{[a-z_.0-9]{0,8}\}|<[a-z_.0-9]{0,8}>){0,12}"
+        ) {
+            let (template, clean) = parse(&text);
+            prop_assert_eq!(template.is_some(), clean, "a template exactly when no error");
+            if let Some(template) = template {
+                let (again, _) = parse(&write(&template.parts));
+                let again = again.expect("a written template parses");
+                prop_assert_eq!(summary(&template), summary(&again));
+            }
+        }
+
+        /// Arbitrary Unicode, control characters included, never panics.
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let (template, clean) = parse(&text);
+            prop_assert_eq!(template.is_some(), clean);
+        }
+    }
+}
