@@ -63,7 +63,8 @@ pub enum Action<V> {
     Keep,
     /// Remove the key.
     Remove,
-    /// Store this value with this expiry.
+    /// Store this value with this expiry. Replacing a live value counts as an access for
+    /// eviction, as a read does.
     Put(V, Expiry),
 }
 
@@ -272,7 +273,7 @@ where
     }
 
     /// Stores `value` at `key` for `ttl`; returns how many live entries were evicted to
-    /// make room (0 or 1).
+    /// make room (0 or 1). Replacing a live value counts as an access, as a read does.
     pub fn set<Q>(&self, key: &Q, value: V, ttl: Duration) -> u64
     where
         K: Borrow<Q>,
@@ -320,6 +321,8 @@ where
                             Expiry::Unchanged => None,
                         };
                         garbage.value = Some(shard.replace(slot, value, deadline));
+                        // A rewrite is a use: a counter that is only incremented is hot.
+                        shard.slot(slot).touch();
                     }
                 }
                 return (result, 0);

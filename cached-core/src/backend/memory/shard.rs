@@ -2,13 +2,15 @@
 //! eviction and expiry structures threaded through them.
 //!
 //! Eviction is S3-FIFO with a CLOCK main queue: a new key enters a small FIFO and leaves it
-//! into the ghost list unless it was read meanwhile; a key the ghost list remembers enters
+//! into the ghost list unless it was used meanwhile; a key the ghost list remembers enters
 //! the main queue directly. The main queue is a CLOCK ring whose hand spares an entry while
 //! its 3-bit access counter is above zero, decrementing it. One-hit wonders (and scans)
-//! therefore pass through the small queue without touching the hot set.
+//! therefore pass through the small queue without touching the hot set. A use is a read or
+//! a rewrite of the value: a counter that is incremented and never read is as hot as a value
+//! that is read.
 //!
 //! A full shard evicts from the small queue whenever it holds an entry: a new key stays
-//! until the next insert into its shard unless it is read meanwhile, and the ghost list, not
+//! until the next insert into its shard unless it is used meanwhile, and the ghost list, not
 //! the small queue, gives a returning key its second chance. The hit ratio is that of a
 //! small queue of 1% of the shard (within 0.03 points from 1,000 to 300,000 entries on the
 //! benchmark's stream), and the entry evicted is one written a few misses ago, still in the
@@ -77,7 +79,7 @@ impl<K, V> Slot<K, V> {
         self.deadline
     }
 
-    /// Counts a read; writes only while the counter can still grow.
+    /// Counts a use (a read or a rewrite); writes only while the counter can still grow.
     #[inline]
     pub(super) fn touch(&self) {
         let freq = self.freq.load(Ordering::Relaxed);

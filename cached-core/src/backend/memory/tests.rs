@@ -130,6 +130,46 @@ fn a_scan_of_cold_keys_does_not_flush_the_hot_set() {
     check(&store);
 }
 
+/// A key that is only ever rewritten (a counter incremented and never read) is in use: it
+/// survives a scan of keys written once, which evicts the keys nobody touched. Half the
+/// counters are rewritten as `incr` does (`compute`, keeping the expiry), half by `set`.
+#[test]
+fn rewritten_keys_survive_a_scan_that_evicts_untouched_ones() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1_000);
+    let (counters, untouched) = (0..100, 100..200);
+    for key in counters.clone().chain(untouched.clone()) {
+        store.set(&key, 0, LONG);
+    }
+    for round in 1..=20 {
+        for key in counters.clone() {
+            let present = if key % 2 == 0 {
+                let (found, _) = store.compute(&key, |current| match current {
+                    Some(c) => (Action::Put(c.value + 1, Expiry::Unchanged), true),
+                    None => (Action::Keep, false),
+                });
+                found
+            } else {
+                let found = store.contains(&key);
+                if found {
+                    store.set(&key, round, LONG);
+                }
+                found
+            };
+            assert!(present, "counter {key} lost before round {round}");
+        }
+        for cold in 0..1_000 {
+            store.set(&(1_000_000 * round + cold), 0, LONG);
+        }
+    }
+    assert!(
+        counters
+            .into_iter()
+            .all(|key| store.get(&key, |v| *v) == Some(20))
+    );
+    assert!(untouched.into_iter().all(|key| !store.contains(&key)));
+    check(&store);
+}
+
 #[test]
 fn a_full_store_evicts_from_another_shard_when_its_own_is_empty() {
     let store: MemoryStore<u64, u64> = MemoryStore::new(128);
