@@ -172,7 +172,8 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    /// An empty store holding at most `max_size` entries (at least one).
+    /// An empty store holding at most `max_size` entries (at least one). Memory follows the
+    /// entries held, not the bound, which may be as large as `usize::MAX`.
     pub fn new(max_size: usize) -> Self {
         Self::with_hasher(max_size, DefaultHashBuilder::default())
     }

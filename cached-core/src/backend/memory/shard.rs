@@ -215,6 +215,7 @@ where
         deadline: Nanos,
         into: Option<u32>,
     ) -> Option<(K, V)> {
+        self.ghost.fit(self.len);
         let main = self.ghost.forget(hash);
         let place = if main { Place::Main } else { Place::Small };
         let index = match into {
@@ -511,6 +512,12 @@ where
         queue.relocate(&mut QueueLinks(&mut self.slots), from, to);
         self.wheel
             .relocate(&mut TimerLinks(&mut self.slots), from, to);
+    }
+
+    /// Places in the ghost table.
+    #[cfg(test)]
+    pub(super) fn ghost_size(&self) -> usize {
+        self.ghost.size()
     }
 
     /// Slots allocated, free ones included.

@@ -37,6 +37,16 @@ fn capacity<K: Hash + Eq, V, S>(store: &MemoryStore<K, V, S>) -> usize {
     store.inner.shards.iter().map(|s| s.read().capacity()).sum()
 }
 
+/// Places in the ghost tables of every shard.
+fn ghost_size<K: Hash + Eq, V, S>(store: &MemoryStore<K, V, S>) -> usize {
+    store
+        .inner
+        .shards
+        .iter()
+        .map(|s| s.read().ghost_size())
+        .sum()
+}
+
 fn shard_of<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>, key: &K) -> usize {
     shard_index(store.hasher.hash_one(key), store.shard_mask)
 }
@@ -168,6 +178,55 @@ fn rewritten_keys_survive_a_scan_that_evicts_untouched_ones() {
     );
     assert!(untouched.into_iter().all(|key| !store.contains(&key)));
     check(&store);
+}
+
+/// However large the bound, a store allocates for the entries it holds: its ghost tables,
+/// once sized from the bound, hold at most one place per entry, and nothing overflows.
+#[test]
+fn a_huge_bound_allocates_for_the_entries_held() {
+    for max_size in [usize::MAX, i64::MAX as usize, 1 << 62, 1_000_000_000_000] {
+        let store: MemoryStore<u64, u64> = MemoryStore::new(max_size);
+        assert_eq!(store.max_size(), max_size);
+        assert!(ghost_size(&store) <= 16 * store.inner.shards.len());
+        let evicted: u64 = (0..20_000).map(|key| store.set(&key, key, LONG)).sum();
+        assert_eq!(evicted, 0, "nothing is evicted below the bound");
+        store.set(&u64::MAX, 0, Duration::ZERO);
+        assert_eq!(store.len(), 20_001);
+        assert!(
+            ghost_size(&store) <= store.len(),
+            "{} ghost places for {} entries",
+            ghost_size(&store),
+            store.len()
+        );
+        assert!((0..20_000).all(|key| store.get(&key, |v| *v) == Some(key)));
+        assert!(!store.contains(&u64::MAX));
+        outlive_and_reclaim(&store, Duration::ZERO);
+        assert_eq!(store.len(), 20_000);
+        check(&store);
+        assert!(store.remove(&0));
+        store.clear();
+        assert!(store.is_empty());
+        assert!(ghost_size(&store) <= 16 * store.inner.shards.len());
+    }
+}
+
+/// A shard's ghost table reaches the size it would have been allocated at (a quarter of the
+/// nominal size, rounded up to a power of two) before the shard is half full, so a full
+/// shard evicts into the same table as before and the hit ratio is unchanged.
+#[test]
+fn a_shards_ghost_table_has_its_full_size_before_the_shard_is_half_full() {
+    let now = clock::recent();
+    let mut shard: Shard<u64, u64> = Shard::new(1_000, now);
+    for key in 0..=256_u32 {
+        shard.insert(
+            key.wrapping_mul(0x9E37_79B9),
+            u64::from(key),
+            0,
+            NEVER,
+            None,
+        );
+    }
+    assert_eq!(shard.ghost_size(), 256);
 }
 
 #[test]
