@@ -64,17 +64,31 @@ pub enum Action<V> {
     /// Remove the key.
     Remove,
     /// Store this value with this expiry. Replacing a live value counts as an access for
-    /// eviction, as a read does.
+    /// eviction, as a read does; replacing a pinned entry makes it evictable.
     Put(V, Expiry),
+    /// Store this value with this expiry, never to be evicted while it lives: for claims
+    /// such as locks, which nobody reads yet must last until they expire or are removed.
+    /// Pinned entries are held in addition to `max_size` (see [`MemoryStore`]).
+    Pin(V, Expiry),
 }
 
-/// The expiry an [`Action::Put`] gives its key.
+/// The expiry an [`Action::Put`] or [`Action::Pin`] gives its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
     /// Expire after this long.
     After(Duration),
     /// Keep the key's current expiry (none for a new key).
     Unchanged,
+}
+
+impl Expiry {
+    /// The deadline this gives an entry added at `now` whose current deadline is `current`.
+    fn deadline(self, now: Nanos, current: Nanos) -> Nanos {
+        match self {
+            Expiry::After(ttl) => clock::deadline(now, ttl),
+            Expiry::Unchanged => current,
+        }
+    }
 }
 
 /// A live entry as [`MemoryStore::compute`] shows it.
@@ -86,10 +100,25 @@ pub struct Current<'a, V> {
 /// A bounded concurrent map with a TTL on every entry: the store behind memory caches,
 /// usable on its own.
 ///
-/// It never holds more than `max_size` entries, even for an instant under concurrent
-/// inserts; it evicts with S3-FIFO, which keeps a frequently read entry over a stream of
-/// keys read once (a scan does not flush it); it never returns an expired entry; and a
-/// background thread reclaims expired entries without any call having to scan.
+/// It never holds more than `max_size` evictable entries, even for an instant under
+/// concurrent inserts; it evicts with S3-FIFO, which keeps a frequently used entry over a
+/// stream of keys used once (a scan does not flush it); it never returns an expired entry;
+/// and a background thread reclaims expired entries without any call having to scan.
+///
+/// # Pinned entries
+///
+/// [`Action::Pin`] stores an entry that is never evicted while it lives: a claim such as a
+/// lock or a `set_nx` marker, which nobody reads yet must last until it expires or is
+/// removed. `max_size` bounds the evictable entries, the cached values; pinned entries are
+/// held in addition, until they expire, are removed, or are replaced by an [`Action::Put`],
+/// which makes the entry evictable and counts it under `max_size` again. Counting claims
+/// within the bound would let a burst of them evict the cached values, and once claims alone
+/// filled it there would be nothing left to evict: a claim could only be refused, a wrong
+/// answer for a lock. Pinned entries should therefore be short-lived claims: [`len`] counts
+/// them with the others, [`pinned`] alone.
+///
+/// [`len`]: MemoryStore::len
+/// [`pinned`]: MemoryStore::pinned
 ///
 /// Values are read in place through a closure, so a hit copies nothing unless the caller
 /// does. Cloning the store is cheap and shares the entries.
@@ -122,11 +151,13 @@ type Locked<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
 struct Inner<K, V> {
     shards: Arc<[Locked<K, V>]>,
-    /// Entries held: never above `max_size`, and changed only under the lock of the shard
-    /// whose entries change.
+    /// Evictable entries held: never above `max_size`, and changed only under the lock of
+    /// the shard whose entries change.
     len: CachePadded<AtomicUsize>,
     max_size: usize,
     nominal: usize,
+    /// Pinned entries held, changed as `len` is.
+    pinned: CachePadded<AtomicUsize>,
 }
 
 impl<K, V, S: Clone> Clone for MemoryStore<K, V, S> {
@@ -144,6 +175,7 @@ impl<K, V, S> fmt::Debug for MemoryStore<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("len", &self.len())
+            .field("pinned", &self.pinned())
             .field("max_size", &self.inner.max_size)
             .field("shards", &self.inner.shards.len())
             .finish()
@@ -151,9 +183,15 @@ impl<K, V, S> fmt::Debug for MemoryStore<K, V, S> {
 }
 
 impl<K, V, S> MemoryStore<K, V, S> {
-    /// The number of entries held, expired ones not yet reclaimed included.
+    /// The number of entries held, pinned ones and expired ones not yet reclaimed included.
     pub fn len(&self) -> usize {
-        self.inner.len.load(Ordering::Acquire)
+        self.inner.len.load(Ordering::Acquire) + self.pinned()
+    }
+
+    /// The number of pinned entries held ([`Action::Pin`]), expired ones not yet reclaimed
+    /// included: held in addition to `max_size`.
+    pub fn pinned(&self) -> usize {
+        self.inner.pinned.load(Ordering::Acquire)
     }
 
     /// Whether the store holds no entry.
@@ -161,7 +199,7 @@ impl<K, V, S> MemoryStore<K, V, S> {
         self.len() == 0
     }
 
-    /// The most entries the store holds.
+    /// The most evictable entries the store holds; pinned ones come in addition.
     pub fn max_size(&self) -> usize {
         self.inner.max_size
     }
@@ -204,6 +242,7 @@ where
             len: CachePadded::new(AtomicUsize::new(0)),
             max_size,
             nominal,
+            pinned: CachePadded::new(AtomicUsize::new(0)),
         });
         let weak = Arc::downgrade(&inner);
         maintenance::register(weak);
@@ -305,18 +344,25 @@ where
         let mut garbage = Garbage::default();
         let mut shard = self.shards[index].write();
         let now = clock::recent();
-        if let Some(slot) = shard.find(hash, key) {
-            if clock::is_live(shard.slot(slot).deadline()) {
+        // For an entry added below, the deadline `Expiry::Unchanged` keeps and whether it
+        // replaces a live value: none and no for a new key; its own and yes for an entry
+        // that enters again pinned, or no longer pinned.
+        let (mut current, mut rewrite) = (NEVER, false);
+        let (action, result) = match shard.find(hash, key) {
+            Some(slot) if clock::is_live(shard.slot(slot).deadline()) => {
+                let held = shard.slot(slot);
+                let pinned = held.is_pinned();
                 let (action, result) = decide(Some(Current {
-                    value: shard.slot(slot).value(),
+                    value: held.value(),
                 }));
+                let pins = matches!(action, Action::Pin(..));
                 match action {
-                    Action::Keep => {}
+                    Action::Keep => return (result, 0),
                     Action::Remove => {
-                        garbage.expired = Some(shard.remove(slot));
-                        inner.len.fetch_sub(1, Ordering::AcqRel);
+                        inner.take_out(garbage.own.insert(shard.remove(slot)));
+                        return (result, 0);
                     }
-                    Action::Put(value, expiry) => {
+                    Action::Put(value, expiry) | Action::Pin(value, expiry) if pins == pinned => {
                         let deadline = match expiry {
                             Expiry::After(ttl) => Some(clock::deadline(now, ttl)),
                             Expiry::Unchanged => None,
@@ -324,24 +370,43 @@ where
                         garbage.value = Some(shard.replace(slot, value, deadline));
                         // A rewrite is a use: a counter that is only incremented is hot.
                         shard.slot(slot).touch();
+                        return (result, 0);
+                    }
+                    action => {
+                        // It leaves its list for the other: out, then in again below.
+                        (current, rewrite) = (shard.slot(slot).deadline(), true);
+                        inner.take_out(garbage.own.insert(shard.remove(slot)));
+                        (action, result)
                     }
                 }
-                return (result, 0);
             }
-            garbage.expired = Some(shard.remove(slot));
-            inner.len.fetch_sub(1, Ordering::AcqRel);
+            found => {
+                if let Some(slot) = found {
+                    inner.take_out(garbage.own.insert(shard.remove(slot)));
+                }
+                decide(None)
+            }
+        };
+        match action {
+            Action::Put(value, expiry) => {
+                let deadline = expiry.deadline(now, current);
+                let (evicted, into) = inner.make_room(&mut shard, index, now, &mut garbage);
+                garbage.displaced =
+                    shard.insert(hash, key.to_owned().into(), value, deadline, into);
+                if rewrite {
+                    let slot = shard.find(hash, key).expect("just inserted");
+                    shard.slot(slot).touch();
+                }
+                (result, evicted)
+            }
+            Action::Pin(value, expiry) => {
+                let deadline = expiry.deadline(now, current);
+                shard.insert_pinned(hash, key.to_owned().into(), value, deadline);
+                inner.pinned.fetch_add(1, Ordering::AcqRel);
+                (result, 0)
+            }
+            Action::Keep | Action::Remove => (result, 0),
         }
-        let (action, result) = decide(None);
-        let Action::Put(value, expiry) = action else {
-            return (result, 0);
-        };
-        let deadline = match expiry {
-            Expiry::After(ttl) => clock::deadline(now, ttl),
-            Expiry::Unchanged => NEVER,
-        };
-        let (evicted, into) = inner.make_room(&mut shard, index, now, &mut garbage);
-        garbage.displaced = shard.insert(hash, key.to_owned().into(), value, deadline, into);
-        (result, evicted)
     }
 
     /// Removes `key`; returns whether a live entry was removed.
@@ -356,8 +421,8 @@ where
         let Some(index) = shard.find(hash, key) else {
             return false;
         };
-        let taken = garbage.expired.insert(shard.remove(index));
-        self.inner.len.fetch_sub(1, Ordering::AcqRel);
+        let taken = garbage.own.insert(shard.remove(index));
+        self.inner.take_out(taken);
         clock::is_live(taken.deadline)
     }
 
@@ -370,7 +435,7 @@ where
             {
                 let mut shard = shard.write();
                 shard.retain(|key| !predicate(key), &mut taken);
-                self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
+                self.inner.take_out_all(&taken);
             }
             live += taken
                 .drain(..)
@@ -387,7 +452,11 @@ where
             let old = {
                 let mut shard = shard.write();
                 let old = std::mem::replace(&mut *shard, Shard::new(self.inner.nominal, now));
-                self.inner.len.fetch_sub(old.len(), Ordering::AcqRel);
+                let pinned = old.pinned();
+                self.inner
+                    .len
+                    .fetch_sub(old.len() - pinned, Ordering::AcqRel);
+                self.inner.pinned.fetch_sub(pinned, Ordering::AcqRel);
                 old
             };
             drop(old);
@@ -422,6 +491,24 @@ impl<K, V> Inner<K, V>
 where
     K: Hash + Eq,
 {
+    /// Counts out an entry taken out of a shard, under the shard's lock.
+    #[inline]
+    fn take_out(&self, taken: &Taken<K, V>) {
+        let count = if taken.pinned {
+            &self.pinned
+        } else {
+            &self.len
+        };
+        count.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Counts out entries taken out of a shard, under the shard's lock.
+    fn take_out_all(&self, taken: &[Taken<K, V>]) {
+        let pinned = taken.iter().filter(|taken| taken.pinned).count();
+        self.pinned.fetch_sub(pinned, Ordering::AcqRel);
+        self.len.fetch_sub(taken.len() - pinned, Ordering::AcqRel);
+    }
+
     /// Makes room for one more entry in shard `index` (locked as `shard`): takes a free
     /// place under `max_size`, or evicts one entry and takes its place. Returns how many
     /// live entries were evicted, and the slot of this shard to insert into when the
@@ -485,7 +572,7 @@ where
                     let now = clock::tick();
                     let done =
                         !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
-                    self.len.fetch_sub(taken.len(), Ordering::AcqRel);
+                    self.take_out_all(&taken);
                     done
                 };
                 taken.clear();
@@ -502,8 +589,9 @@ where
 
 /// What a write takes out of the store, held until the shard's lock is released.
 struct Garbage<K, V> {
-    /// The key's own entry, found expired.
-    expired: Option<Taken<K, V>>,
+    /// The key's own entry: found expired, removed, or taken out to enter again pinned or
+    /// no longer pinned.
+    own: Option<Taken<K, V>>,
     /// The entry evicted from another shard to make room.
     evicted: Option<Taken<K, V>>,
     /// The entry evicted from the key's shard, whose slot the key took.
@@ -515,7 +603,7 @@ struct Garbage<K, V> {
 impl<K, V> Default for Garbage<K, V> {
     fn default() -> Self {
         Self {
-            expired: None,
+            own: None,
             evicted: None,
             displaced: None,
             value: None,

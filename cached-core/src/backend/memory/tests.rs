@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::thread::sleep;
 
 use super::maintenance::Maintained;
@@ -20,17 +20,24 @@ impl Rng {
 }
 
 fn check<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>) {
-    // Every change of the global count happens under the lock of the shard it concerns,
-    // so with every shard locked the two agree.
+    // Every change of the global counts happens under the lock of the shard it concerns,
+    // so with every shard locked they agree.
     let shards: Vec<_> = store.inner.shards.iter().map(|s| s.read()).collect();
-    let mut total = 0;
+    let (mut total, mut pinned) = (0, 0);
     for shard in &shards {
         shard.check(&store.hasher);
         total += shard.len();
+        pinned += shard.pinned();
     }
     assert_eq!(total, store.len());
+    assert_eq!(pinned, store.pinned());
     drop(shards);
-    assert!(store.len() <= store.max_size());
+    assert!(store.len() - store.pinned() <= store.max_size());
+}
+
+fn pin<V: Send + Sync + 'static>(store: &MemoryStore<u64, V>, key: u64, value: V, expiry: Expiry) {
+    let (_, evicted) = store.compute(&key, |_| (Action::Pin(value, expiry), ()));
+    assert_eq!(evicted, 0, "pinning makes no room");
 }
 
 fn capacity<K: Hash + Eq, V, S>(store: &MemoryStore<K, V, S>) -> usize {
@@ -229,6 +236,132 @@ fn a_shards_ghost_table_has_its_full_size_before_the_shard_is_half_full() {
     assert_eq!(shard.ghost_size(), 256);
 }
 
+/// Pinned entries (locks, `set_nx` claims) are never evicted, however many other keys
+/// arrive, and take no room from the cached values: they are held in addition to the bound.
+#[test]
+fn pinned_entries_outlast_a_flood_of_inserts_and_are_held_in_addition() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1_000);
+    for key in 0..50 {
+        pin(&store, key, key, Expiry::After(LONG));
+    }
+    assert_eq!((store.len(), store.pinned()), (50, 50));
+    let evicted: u64 = (1_000..21_000).map(|key| store.set(&key, key, LONG)).sum();
+    assert_eq!(evicted, 20_000 - 1_000, "the pinned entries took no room");
+    assert!((0..50).all(|key| store.get(&key, |v| *v) == Some(key)));
+    assert_eq!((store.len(), store.pinned()), (1_050, 50));
+    check(&store);
+}
+
+/// A pinned entry still expires at its deadline, and is reclaimed; one pinned without an
+/// expiry stays until removed. Counts follow every way out.
+#[test]
+fn pinned_entries_expire_and_leave_their_count_every_way() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(100);
+    let ttl = Duration::from_millis(50);
+    pin(&store, 1, 1, Expiry::After(ttl));
+    pin(&store, 2, 2, Expiry::Unchanged);
+    assert_eq!(store.ttl(&2), Ttl::NoExpiry);
+    sleep(ttl + Duration::from_millis(10));
+    assert_eq!(store.get(&1, |v| *v), None, "expired, not yet reclaimed");
+    assert_eq!(store.pinned(), 2);
+    outlive_and_reclaim(&store, Duration::ZERO);
+    assert_eq!((store.len(), store.pinned()), (1, 1));
+    assert_eq!(store.get(&2, |v| *v), Some(2));
+    check(&store);
+
+    pin(&store, 3, 3, Expiry::After(Duration::ZERO));
+    store.set(&3, 3, LONG);
+    assert_eq!(
+        (store.len(), store.pinned()),
+        (2, 1),
+        "an expired pin replaced"
+    );
+    pin(&store, 4, 4, Expiry::After(LONG));
+    assert!(store.remove(&4));
+    pin(&store, 5, 5, Expiry::After(LONG));
+    assert_eq!(store.remove_where(|key| *key == 5), 1);
+    assert_eq!((store.len(), store.pinned()), (2, 1));
+    check(&store);
+    store.clear();
+    assert_eq!((store.len(), store.pinned()), (0, 0));
+    check(&store);
+}
+
+/// `Put` over a pinned entry makes it evictable (counted under the bound, so it may evict
+/// to make room), and `Pin` over an evictable one takes it out of the bound; `Pin` over a
+/// pinned entry keeps it pinned; `Expiry::Unchanged` keeps the deadline across both moves.
+#[test]
+fn put_unpins_and_pin_pins_an_entry_in_place() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1);
+    pin(&store, 1, 1, Expiry::After(LONG));
+    store.set(&2, 2, LONG);
+    assert_eq!(store.set(&3, 3, LONG), 1, "2 went, not the pinned 1");
+    assert!(store.contains(&1) && store.contains(&3));
+    pin(&store, 1, 10, Expiry::Unchanged);
+    assert_eq!((store.len(), store.pinned()), (2, 1));
+    check(&store);
+
+    let (_, evicted) = store.compute(&1, |current| {
+        (
+            Action::Put(current.map_or(0, |c| *c.value + 1), Expiry::Unchanged),
+            (),
+        )
+    });
+    assert_eq!(evicted, 1, "1 made room under the bound: 3 went");
+    assert_eq!((store.len(), store.pinned()), (1, 0));
+    assert_eq!(store.get(&1, |v| *v), Some(11));
+    assert!(store.ttl(&1).remaining().unwrap() > Duration::from_secs(3599));
+    assert_eq!(store.set(&4, 4, LONG), 1, "1 is evictable again");
+    assert!(!store.contains(&1));
+
+    let ttl = Duration::from_secs(60);
+    store.set(&5, 5, ttl);
+    assert!(!store.contains(&4));
+    pin(&store, 5, 50, Expiry::Unchanged);
+    assert_eq!((store.len(), store.pinned()), (1, 1));
+    let left = store.ttl(&5).remaining().unwrap();
+    assert!(left <= ttl && left > ttl - Duration::from_secs(1));
+    assert_eq!(store.set(&6, 6, LONG), 0, "5 left the bound");
+    assert_eq!(store.get(&5, |v| *v), Some(50));
+    check(&store);
+}
+
+/// A `Put` over a live pinned entry is a rewrite, and so a use, as over any live entry: the
+/// entry outlasts an unused one that entered the small queue before it.
+#[test]
+fn a_put_over_a_pinned_entry_counts_as_a_use() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(2);
+    pin(&store, 1, 1, Expiry::After(LONG));
+    store.set(&2, 2, LONG);
+    assert_eq!(store.set(&1, 10, LONG), 0);
+    assert_eq!(store.set(&3, 3, LONG), 1);
+    assert_eq!(store.set(&4, 4, LONG), 1);
+    assert!(!store.contains(&2) && !store.contains(&3));
+    assert_eq!(store.get(&1, |v| *v), Some(10));
+    check(&store);
+}
+
+/// A shard holding only pinned entries has nothing to evict: a full store takes the place
+/// of an entry of another shard.
+#[test]
+fn a_full_store_evicts_from_another_shard_when_its_own_holds_only_pinned_entries() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(128);
+    assert!(store.inner.shards.len() > 1);
+    for key in (0..).filter(|k| shard_of(&store, k) == 0).take(128) {
+        store.set(&key, key, LONG);
+    }
+    let mut elsewhere = (0..).filter(|k| shard_of(&store, k) != 0);
+    let pinned = elsewhere.next().unwrap();
+    pin(&store, pinned, 0, Expiry::After(LONG));
+    let next = (pinned + 1..)
+        .find(|k| shard_of(&store, k) == shard_of(&store, &pinned))
+        .unwrap();
+    assert_eq!(store.set(&next, 7, LONG), 1);
+    assert!(store.contains(&pinned) && store.contains(&next));
+    assert_eq!((store.len(), store.pinned()), (129, 1));
+    check(&store);
+}
+
 #[test]
 fn a_full_store_evicts_from_another_shard_when_its_own_is_empty() {
     let store: MemoryStore<u64, u64> = MemoryStore::new(128);
@@ -368,35 +501,42 @@ fn remove_where_and_clear_count_and_empty() {
 
 /// Random operations against a reference map, checking every result and every internal
 /// link as it goes. Every key the reference holds and the store lost must have been
-/// evicted: the count of such keys equals the count of evictions the store reported.
+/// evicted: the count of such keys equals the count of evictions the store reported, and
+/// none of them was pinned.
 fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
     let store: MemoryStore<u64, u64> = MemoryStore::new(max_size);
     let mut reference: HashMap<u64, u64> = HashMap::new();
+    let mut pinned: HashSet<u64> = HashSet::new();
     let mut rng = Rng(seed);
     let (mut evicted, mut lost) = (0, 0);
-    let mut forget_if_lost = |reference: &mut HashMap<u64, u64>, key: u64, present: bool| {
-        if !present && reference.remove(&key).is_some() {
-            lost += 1;
-        }
-    };
+    let mut forget_if_lost =
+        |reference: &mut HashMap<u64, u64>, pinned: &HashSet<u64>, key: u64, present: bool| {
+            if !present && reference.remove(&key).is_some() {
+                assert!(!pinned.contains(&key), "pinned key {key} lost");
+                lost += 1;
+            }
+        };
     for op in 0..ops {
         let key = rng.below(keys);
         match rng.below(10) {
             0..=3 => {
                 let value = rng.below(1_000);
-                forget_if_lost(&mut reference, key, store.contains(&key));
+                forget_if_lost(&mut reference, &pinned, key, store.contains(&key));
                 evicted += store.set(&key, value, LONG);
                 reference.insert(key, value);
+                pinned.remove(&key);
             }
             4 => {
-                forget_if_lost(&mut reference, key, store.contains(&key));
+                forget_if_lost(&mut reference, &pinned, key, store.contains(&key));
                 evicted += store.set(&key, 0, Duration::ZERO);
                 reference.remove(&key);
+                pinned.remove(&key);
             }
             5 => {
                 let removed = store.remove(&key);
-                forget_if_lost(&mut reference, key, removed);
+                forget_if_lost(&mut reference, &pinned, key, removed);
                 assert_eq!(reference.remove(&key).is_some(), removed);
+                pinned.remove(&key);
             }
             6 => {
                 let (found, e) = store.compute(&key, |current| match current {
@@ -404,14 +544,22 @@ fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
                     None => (Action::Keep, false),
                 });
                 evicted += e;
-                forget_if_lost(&mut reference, key, found);
+                forget_if_lost(&mut reference, &pinned, key, found);
                 if found {
                     *reference.get_mut(&key).expect("held by the reference") += 1;
                 }
+                pinned.remove(&key);
+            }
+            7 => {
+                let value = rng.below(1_000);
+                forget_if_lost(&mut reference, &pinned, key, store.contains(&key));
+                pin(&store, key, value, Expiry::After(LONG));
+                reference.insert(key, value);
+                pinned.insert(key);
             }
             _ => {
                 let got = store.get(&key, |v| *v);
-                forget_if_lost(&mut reference, key, got.is_some());
+                forget_if_lost(&mut reference, &pinned, key, got.is_some());
                 assert_eq!(got, reference.get(&key).copied());
             }
         }
@@ -429,7 +577,10 @@ fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
                 assert_eq!(held, *value);
                 present += 1;
             }
-            None => lost += 1,
+            None => {
+                assert!(!pinned.contains(key), "pinned key {key} lost");
+                lost += 1;
+            }
         }
     }
     assert_eq!(lost, evicted, "every lost entry was evicted");
@@ -444,6 +595,7 @@ fn model(max_size: usize, keys: u64, ops: usize, seed: u64) {
         present,
         "the store holds nothing the reference does not"
     );
+    assert_eq!(store.pinned(), pinned.len());
 }
 
 #[test]
