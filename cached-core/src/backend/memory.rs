@@ -1,5 +1,6 @@
-//! The in-process store: a bounded, sharded map with per-entry expiry, S3-FIFO eviction, and
-//! a maintenance thread that reclaims expired entries.
+//! The in-process store: a bounded, sharded map with per-entry expiry, S3-FIFO eviction, a
+//! maintenance thread that reclaims expired entries, and a clock thread that publishes the
+//! coarse time hits compare deadlines against.
 //!
 //! Each shard is a `hashbrown` table of slot indices under one `RwLock`, with its eviction
 //! queues and timing wheel threaded through the same slots (see `shard.rs`). A hit takes the
@@ -50,6 +51,7 @@ const MIN_SHARD_SIZE: usize = 64;
 
 /// How many expired entries the maintenance thread takes out per lock of a shard: a few
 /// microseconds, short enough that a reader arriving meanwhile spins instead of sleeping.
+/// (It never waits for a lock; see `maintenance.rs`.)
 const RECLAIM_BATCH: usize = 32;
 
 /// The default hasher: fast, seeded per store, and mixed well in every bit (quick_cache's
@@ -232,6 +234,7 @@ where
             shards /= 2;
         }
         let nominal = max_size.div_ceil(shards);
+        clock::start();
         let now = clock::recent();
         let shard_mask = shards - 1;
         let shards: Arc<[Locked<K, V>]> = (0..shards)
@@ -567,21 +570,20 @@ where
         let mut taken = Vec::new();
         for lock in self.shards.iter() {
             loop {
-                let done = {
-                    let mut shard = lock.write();
-                    let now = clock::tick();
-                    let done =
-                        !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
-                    self.take_out_all(&taken);
-                    done
+                let Some(mut shard) = lock.try_write() else {
+                    break;
                 };
+                let now = clock::precise();
+                let done = !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
+                self.take_out_all(&taken);
+                drop(shard);
                 taken.clear();
                 if done {
                     break;
                 }
             }
             // In a lock of its own; what it replaced is freed after the lock is released.
-            let leftovers = lock.write().compact();
+            let leftovers = lock.try_write().and_then(|mut shard| shard.compact());
             drop(leftovers);
         }
     }

@@ -1,5 +1,7 @@
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
 use std::thread::sleep;
+use std::time::Instant;
 
 use super::maintenance::Maintained;
 use super::*;
@@ -442,6 +444,152 @@ fn expired_entries_are_reclaimed_and_their_memory_given_back() {
     assert_eq!(store.len(), 100);
     assert!(capacity(&store) * 20 < full, "slots were given back");
     assert!((50_000..50_100).all(|key| store.get(&key, |v| *v) == Some(key)));
+    check(&store);
+}
+
+/// Holds the read lock of the shard of `key` (with a `get` whose closure waits) while
+/// `meanwhile` runs, then releases it; returns what `meanwhile` returned, and whether the
+/// reader was released by this call rather than by giving up after a long wait.
+fn while_a_reader_holds<R: Send>(
+    store: &MemoryStore<u64, u64>,
+    key: u64,
+    meanwhile: impl FnOnce() -> R,
+) -> (R, bool) {
+    let (holding, held) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            store.get(&key, |_| {
+                holding.send(()).expect("the test waits");
+                released.recv_timeout(Duration::from_secs(10)).is_ok()
+            })
+        });
+        held.recv().expect("the reader holds the lock");
+        let result = meanwhile();
+        // The reader may have given up already; then the send finds no one.
+        let _ = release.send(());
+        let released = reader.join().expect("the reader").expect("the key is held");
+        (result, released)
+    })
+}
+
+/// Sets `keys` to expire a little more than `SLACK` after the coarse time, which a read
+/// takes as live without asking the precise clock while the coarse one is less than `SLACK`
+/// behind their deadline, then reads them until well past it. Returns how many reads found
+/// an entry after its deadline (a stalled clock lets them through), and the coarse time
+/// before and after.
+fn read_past_deadlines<V: Send + Sync + 'static>(
+    store: &MemoryStore<u64, V>,
+    keys: &[u64],
+    value: impl Fn(u64) -> V,
+) -> (usize, Nanos, Nanos) {
+    let ttl = Duration::from_nanos(clock::SLACK) + Duration::from_millis(100);
+    let coarse_before = clock::recent();
+    let set = Instant::now();
+    for &key in keys {
+        store.set(&key, value(key), ttl);
+    }
+    let mut late = 0;
+    loop {
+        let asked = Instant::now();
+        let found = keys.iter().filter(|&k| store.get(k, |_| ()).is_some());
+        if asked > set + ttl {
+            late += found.count();
+        }
+        if asked > set + ttl + Duration::from_millis(200) {
+            break;
+        }
+        sleep(Duration::from_millis(10));
+    }
+    (late, coarse_before, clock::recent())
+}
+
+/// A slow reader holding one shard's read lock stops neither the coarse clock nor expiry
+/// in the other shards, though the maintenance thread comes to the held shard meanwhile.
+#[test]
+fn a_slow_reader_stops_neither_the_clock_nor_expiry_in_other_shards() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1_000);
+    assert!(store.inner.shards.len() > 1);
+    let held = (0..).find(|k| shard_of(&store, k) == 0).unwrap();
+    store.set(&held, 0, LONG);
+    let others: Vec<u64> = (0..)
+        .filter(|k| shard_of(&store, k) != 0)
+        .take(100)
+        .collect();
+    let ((late, before, after), released) = while_a_reader_holds(&store, held, || {
+        // Time for the maintenance thread to come to the held shard: it reclaims every
+        // 100 ms.
+        sleep(Duration::from_millis(300));
+        read_past_deadlines(&store, &others, |key| key)
+    });
+    assert!(released, "the reader held its lock throughout");
+    assert_eq!(late, 0, "entries read after their deadline");
+    assert!(after > before, "the coarse clock advanced");
+}
+
+/// A value whose drop says so, then waits to be let go (or gives up after a long wait).
+struct SlowDrop {
+    dropping: mpsc::SyncSender<()>,
+    go: parking_lot::Mutex<mpsc::Receiver<()>>,
+}
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        let _ = self.dropping.send(());
+        let _ = self.go.get_mut().recv_timeout(Duration::from_secs(10));
+    }
+}
+
+/// Dropping what it reclaims runs users' code in the maintenance thread; a slow drop there
+/// stops neither the coarse clock nor expiry.
+#[test]
+fn a_slow_drop_in_the_maintenance_thread_stops_neither_the_clock_nor_expiry() {
+    let store: MemoryStore<u64, Option<SlowDrop>> = MemoryStore::new(1_000);
+    let (dropping, dropped) = mpsc::sync_channel(1);
+    let (go, waiting) = mpsc::channel();
+    let slow = SlowDrop {
+        dropping,
+        go: parking_lot::Mutex::new(waiting),
+    };
+    store.set(&0, Some(slow), Duration::from_millis(1));
+    dropped
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the maintenance thread reclaims the slow value");
+    let keys: Vec<u64> = (1..=100).collect();
+    let (late, before, after) = read_past_deadlines(&store, &keys, |_| None);
+    let let_go = go.send(());
+    assert!(let_go.is_ok(), "the drop was still waiting throughout");
+    assert_eq!(late, 0, "entries read after their deadline");
+    assert!(after > before, "the coarse clock advanced");
+}
+
+/// Reclaiming never waits for a shard's lock (a writer waiting on a slow reader would also
+/// hold up every reader arriving after it): it skips a busy shard, reclaims the others, and
+/// comes back to the skipped one in a later round.
+#[test]
+fn reclaiming_skips_a_busy_shard_and_reclaims_the_others() {
+    let store: MemoryStore<u64, u64> = MemoryStore::new(1_000);
+    assert!(store.inner.shards.len() > 1);
+    let held = (0..).find(|k| shard_of(&store, k) == 0).unwrap();
+    store.set(&held, 0, LONG);
+    let ttl = Duration::from_millis(20);
+    for key in 1_000..1_300 {
+        store.set(&key, key, ttl);
+    }
+    let expired_in_held = (1_000..1_300).filter(|k| shard_of(&store, k) == 0).count();
+    assert!(expired_in_held > 0);
+    sleep(ttl + Duration::from_millis(150));
+    let (left, released) = while_a_reader_holds(&store, held, || {
+        store.inner.reclaim();
+        store.len()
+    });
+    assert!(released, "reclaiming returned while the shard was held");
+    assert!(
+        left <= 1 + expired_in_held,
+        "{left} entries left: the other shards were reclaimed"
+    );
+    store.inner.reclaim();
+    assert_eq!(store.len(), 1);
     check(&store);
 }
 
