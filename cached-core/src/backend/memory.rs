@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::glob;
 use crate::ttl::Ttl;
@@ -567,10 +567,25 @@ where
     V: Send + Sync,
 {
     fn reclaim(&self) {
+        self.reclaim_with(|lock| lock.try_write());
+    }
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Hash + Eq,
+{
+    /// Reclaims every shard that `write` locks: `try_write` for the maintenance thread,
+    /// which skips a busy shard; tests wait with `write`, for a result that does not depend
+    /// on what the maintenance thread holds meanwhile.
+    fn reclaim_with<'a>(
+        &'a self,
+        write: impl Fn(&'a RwLock<Shard<K, V>>) -> Option<RwLockWriteGuard<'a, Shard<K, V>>>,
+    ) {
         let mut taken = Vec::new();
         for lock in self.shards.iter() {
             loop {
-                let Some(mut shard) = lock.try_write() else {
+                let Some(mut shard) = write(lock) else {
                     break;
                 };
                 let now = clock::precise();
@@ -583,7 +598,7 @@ where
                 }
             }
             // In a lock of its own; what it replaced is freed after the lock is released.
-            let leftovers = lock.try_write().and_then(|mut shard| shard.compact());
+            let leftovers = write(lock).and_then(|mut shard| shard.compact());
             drop(leftovers);
         }
     }

@@ -61,7 +61,7 @@ fn shard_of<K: Hash + Eq, V, S: BuildHasher>(store: &MemoryStore<K, V, S>, key: 
 }
 
 /// Waits past `ttl` plus a level-0 tick of the wheel, then reclaims as the maintenance
-/// thread does.
+/// thread does, but waiting for every shard's lock: the maintenance thread may hold one.
 fn outlive_and_reclaim<K, V, S>(store: &MemoryStore<K, V, S>, ttl: Duration)
 where
     K: Hash + Eq + Send + Sync,
@@ -69,7 +69,7 @@ where
     S: BuildHasher + Send + Sync,
 {
     sleep(ttl + Duration::from_millis(150));
-    store.inner.reclaim();
+    store.inner.reclaim_with(|lock| Some(lock.write()));
 }
 
 #[test]
@@ -580,7 +580,14 @@ fn reclaiming_skips_a_busy_shard_and_reclaims_the_others() {
     assert!(expired_in_held > 0);
     sleep(ttl + Duration::from_millis(150));
     let (left, released) = while_a_reader_holds(&store, held, || {
-        store.inner.reclaim();
+        // The maintenance thread skips the held shard too, and may hold another at the
+        // instant it is tried: that one is left for the next round.
+        for _ in 0..100 {
+            store.inner.reclaim();
+            if store.len() <= 1 + expired_in_held {
+                break;
+            }
+        }
         store.len()
     });
     assert!(released, "reclaiming returned while the shard was held");
@@ -588,7 +595,7 @@ fn reclaiming_skips_a_busy_shard_and_reclaims_the_others() {
         left <= 1 + expired_in_held,
         "{left} entries left: the other shards were reclaimed"
     );
-    store.inner.reclaim();
+    outlive_and_reclaim(&store, Duration::ZERO);
     assert_eq!(store.len(), 1);
     check(&store);
 }
