@@ -85,6 +85,7 @@ pub enum Expiry {
 
 impl Expiry {
     /// The deadline this gives an entry added at `now` whose current deadline is `current`.
+    #[inline]
     fn deadline(self, now: Nanos, current: Nanos) -> Nanos {
         match self {
             Expiry::After(ttl) => clock::deadline(now, ttl),
@@ -346,13 +347,8 @@ where
         // Declared before the guard, so dropped after it: nothing is freed under the lock.
         let mut garbage = Garbage::default();
         let mut shard = self.shards[index].write();
-        let now = clock::recent();
-        // For an entry added below, the deadline `Expiry::Unchanged` keeps and whether it
-        // replaces a live value: none and no for a new key; its own and yes for an entry
-        // that enters again pinned, or no longer pinned.
-        let (mut current, mut rewrite) = (NEVER, false);
-        let (action, result) = match shard.find(hash, key) {
-            Some(slot) if clock::is_live(shard.slot(slot).deadline()) => {
+        if let Some(slot) = shard.find(hash, key) {
+            if clock::is_live(shard.slot(slot).deadline()) {
                 let held = shard.slot(slot);
                 let pinned = held.is_pinned();
                 let (action, result) = decide(Some(Current {
@@ -360,55 +356,79 @@ where
                 }));
                 let pins = matches!(action, Action::Pin(..));
                 match action {
-                    Action::Keep => return (result, 0),
+                    Action::Keep => {}
                     Action::Remove => {
                         inner.take_out(garbage.own.insert(shard.remove(slot)));
-                        return (result, 0);
                     }
                     Action::Put(value, expiry) | Action::Pin(value, expiry) if pins == pinned => {
                         let deadline = match expiry {
-                            Expiry::After(ttl) => Some(clock::deadline(now, ttl)),
+                            Expiry::After(ttl) => Some(clock::deadline(clock::recent(), ttl)),
                             Expiry::Unchanged => None,
                         };
                         garbage.value = Some(shard.replace(slot, value, deadline));
                         // A rewrite is a use: a counter that is only incremented is hot.
                         shard.slot(slot).touch();
-                        return (result, 0);
                     }
                     action => {
-                        // It leaves its list for the other: out, then in again below.
-                        (current, rewrite) = (shard.slot(slot).deadline(), true);
+                        // It leaves its list for the other: out, and in again as a new entry
+                        // that keeps its deadline and, rewritten, counts a use.
+                        let current = shard.slot(slot).deadline();
                         inner.take_out(garbage.own.insert(shard.remove(slot)));
-                        (action, result)
+                        let evicted = self.add(
+                            &mut shard,
+                            (hash, index),
+                            key,
+                            action,
+                            current,
+                            &mut garbage,
+                        );
+                        let slot = shard.find(hash, key).expect("just added");
+                        shard.slot(slot).touch();
+                        return (result, evicted);
                     }
                 }
+                return (result, 0);
             }
-            found => {
-                if let Some(slot) = found {
-                    inner.take_out(garbage.own.insert(shard.remove(slot)));
-                }
-                decide(None)
-            }
-        };
+            inner.take_out(garbage.own.insert(shard.remove(slot)));
+        }
+        let (action, result) = decide(None);
+        let evicted = self.add(&mut shard, (hash, index), key, action, NEVER, &mut garbage);
+        (result, evicted)
+    }
+
+    /// Adds the entry `action` puts or pins, if any, for `key`, absent from `shard` (the
+    /// key's hash and shard index given, the shard's lock held); returns how many live
+    /// entries were evicted. `Expiry::Unchanged` keeps the deadline `current`.
+    #[inline(always)]
+    fn add<Q>(
+        &self,
+        shard: &mut Shard<K, V>,
+        (hash, index): (u32, usize),
+        key: &Q,
+        action: Action<V>,
+        current: Nanos,
+        garbage: &mut Garbage<K, V>,
+    ) -> u64
+    where
+        Q: ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        let now = clock::recent();
         match action {
             Action::Put(value, expiry) => {
                 let deadline = expiry.deadline(now, current);
-                let (evicted, into) = inner.make_room(&mut shard, index, now, &mut garbage);
+                let (evicted, into) = self.inner.make_room(shard, index, now, garbage);
                 garbage.displaced =
                     shard.insert(hash, key.to_owned().into(), value, deadline, into);
-                if rewrite {
-                    let slot = shard.find(hash, key).expect("just inserted");
-                    shard.slot(slot).touch();
-                }
-                (result, evicted)
+                evicted
             }
             Action::Pin(value, expiry) => {
                 let deadline = expiry.deadline(now, current);
                 shard.insert_pinned(hash, key.to_owned().into(), value, deadline);
-                inner.pinned.fetch_add(1, Ordering::AcqRel);
-                (result, 0)
+                self.inner.pinned.fetch_add(1, Ordering::AcqRel);
+                0
             }
-            Action::Keep | Action::Remove => (result, 0),
+            Action::Keep | Action::Remove => 0,
         }
     }
 

@@ -11,19 +11,19 @@
 //! nominal size: memory follows the entries held, not the bound, so a store bounded far
 //! above what it ever holds (`usize::MAX`, say) allocates little. Keys are remembered only
 //! when a full store evicts, by which time a shard holds about its nominal size; the table
-//! doubles whenever the shard holds twice as many entries as it has places, so it reaches
-//! its full size once the shard holds as many entries as that size, at most half its
-//! nominal size: a full shard evicts into the same table as if it had been allocated up
-//! front. Doubling copies each place to both places it becomes, so no remembered key is
-//! forgotten.
+//! doubles whenever the shard's slots (the most entries it has held) reach twice its places,
+//! so it reaches its full size once the shard has held as many entries as that size, at most
+//! half its nominal size: a full shard evicts into the same table as if it had been
+//! allocated up front. The check is made only when the shard adds a slot, never on the path
+//! of a full shard, which evicts into the slot it fills. Doubling copies each place to both
+//! places it becomes, so no remembered key is forgotten.
 
 /// A lossy set of key hashes.
 pub(super) struct Ghost {
     table: Box<[u16]>,
     mask: u32,
-    /// The shard's population at which the table doubles: twice its size, so that it
-    /// holds at most one place per entry; `u32::MAX` (more than a shard holds) at its full
-    /// size.
+    /// The shard's slots at which the table doubles: twice its size, so that it holds at
+    /// most one place per slot; `u32::MAX` (more than a shard holds) at its full size.
     grow_at: u32,
     full: u32,
 }
@@ -57,7 +57,7 @@ impl Ghost {
         }
     }
 
-    /// Grows the table for a shard now holding `len` entries.
+    /// Grows the table for a shard with `len` slots.
     #[inline]
     pub(super) fn fit(&mut self, len: u32) {
         if len >= self.grow_at {

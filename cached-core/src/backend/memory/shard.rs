@@ -236,7 +236,6 @@ where
         deadline: Nanos,
         into: Option<u32>,
     ) -> Option<(K, V)> {
-        self.ghost.fit(self.len);
         let main = self.ghost.forget(hash);
         let place = if main { Place::Main } else { Place::Small };
         let index = match into {
@@ -270,7 +269,8 @@ where
         self.pinned_len += 1;
     }
 
-    /// A free slot: the head of the free list, or a new one.
+    /// A free slot: the head of the free list, or a new one. The ghost table grows with the
+    /// slots, off the path of a full shard, which evicts into the slot it adds to.
     #[inline(always)]
     fn vacant(&mut self, hash: u32, deadline: Nanos, place: Place) -> u32 {
         if self.free != NIL {
@@ -278,6 +278,7 @@ where
             self.free = self.slots[index as usize].queue.next;
             return index;
         }
+        self.ghost.fit(self.slots.len() as u32);
         self.slots.push(Slot {
             kv: None,
             hash,
