@@ -3,8 +3,8 @@
 //! time, so that memory comes back even when the program makes no further calls and no call
 //! ever waits on a long sweep.
 //!
-//! It never waits for a shard's lock: a writer waiting on a slow reader would hold up every
-//! reader arriving after it. A busy shard is skipped and reclaimed in a later round; reads
+//! It waits for a shard's lock only briefly: a writer waiting on a slow reader holds up
+//! every reader arriving after it. A shard still locked is left for a later round; reads
 //! check deadlines themselves, so an entry left for later is only memory, never a stale
 //! answer. The coarse clock is published by a thread of its own (see `clock.rs`), which no
 //! lock can stop.
@@ -20,7 +20,8 @@ const EVERY: Duration = Duration::from_millis(100);
 
 /// A store the maintenance thread looks after.
 pub(super) trait Maintained: Send + Sync {
-    /// Takes out the entries that have expired, in small batches, skipping busy shards.
+    /// Takes out the entries that have expired, in small batches, leaving shards that stay
+    /// locked for a later round.
     fn reclaim(&self);
 }
 
