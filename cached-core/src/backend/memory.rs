@@ -377,20 +377,14 @@ where
                         shard.slot(slot).touch();
                     }
                     action => {
-                        // It leaves its list for the other: out, and in again as a new entry
-                        // that keeps its deadline and, rewritten, counts a use.
-                        let current = shard.slot(slot).deadline();
-                        inner.take_out(garbage.own.insert(shard.remove(slot)));
-                        let evicted = self.add(
+                        let evicted = self.move_over(
                             &mut shard,
                             (hash, index),
                             key,
+                            slot,
                             action,
-                            current,
                             &mut garbage,
                         );
-                        let slot = shard.find(hash, key).expect("just added");
-                        shard.slot(slot).touch();
                         return (result, evicted);
                     }
                 }
@@ -399,44 +393,98 @@ where
             inner.take_out(garbage.own.insert(shard.remove(slot)));
         }
         let (action, result) = decide(None);
-        let evicted = self.add(&mut shard, (hash, index), key, action, NEVER, &mut garbage);
+        let now = clock::recent();
+        let evicted = match action {
+            Action::Put(value, expiry) => {
+                let deadline = expiry.deadline(now, NEVER);
+                self.put(
+                    &mut shard,
+                    (hash, index),
+                    key,
+                    value,
+                    (now, deadline),
+                    &mut garbage,
+                )
+            }
+            Action::Pin(value, expiry) => {
+                self.pin(&mut shard, hash, key, value, expiry.deadline(now, NEVER));
+                0
+            }
+            Action::Keep | Action::Remove => 0,
+        };
         (result, evicted)
     }
 
-    /// Adds the entry `action` puts or pins, if any, for `key`, absent from `shard` (the
-    /// key's hash and shard index given, the shard's lock held); returns how many live
-    /// entries were evicted. `Expiry::Unchanged` keeps the deadline `current`.
-    #[inline(always)]
-    fn add<Q>(
+    /// Moves the live entry in `slot` of `shard` (the key's hash and shard index given, the
+    /// shard's lock held) between pinned and evictable, as `action` (a `Put` of a pinned
+    /// entry, a `Pin` of an evictable one) says: out of its list, and in again as a new entry
+    /// that keeps its deadline under `Expiry::Unchanged` and, rewritten, counts a use.
+    /// Returns how many live entries were evicted to make room.
+    #[cold]
+    fn move_over<Q>(
         &self,
         shard: &mut Shard<K, V>,
         (hash, index): (u32, usize),
         key: &Q,
+        slot: u32,
         action: Action<V>,
-        current: Nanos,
+        garbage: &mut Garbage<K, V>,
+    ) -> u64
+    where
+        K: Borrow<Q>,
+        Q: Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        let current = shard.slot(slot).deadline();
+        self.inner.take_out(garbage.own.insert(shard.remove(slot)));
+        let now = clock::recent();
+        let evicted = match action {
+            Action::Put(value, expiry) => {
+                let deadline = expiry.deadline(now, current);
+                self.put(shard, (hash, index), key, value, (now, deadline), garbage)
+            }
+            Action::Pin(value, expiry) => {
+                self.pin(shard, hash, key, value, expiry.deadline(now, current));
+                0
+            }
+            Action::Keep | Action::Remove => unreachable!("kept or removed in place"),
+        };
+        let slot = shard.find(hash, key).expect("just added");
+        shard.slot(slot).touch();
+        evicted
+    }
+
+    /// Adds `value` at `key`, absent from `shard` (the key's hash and shard index given, the
+    /// shard's lock held), due at `deadline`, making room at `now`; returns how many live
+    /// entries were evicted.
+    #[inline(always)]
+    fn put<Q>(
+        &self,
+        shard: &mut Shard<K, V>,
+        (hash, index): (u32, usize),
+        key: &Q,
+        value: V,
+        (now, deadline): (Nanos, Nanos),
         garbage: &mut Garbage<K, V>,
     ) -> u64
     where
         Q: ToOwned + ?Sized,
         Q::Owned: Into<K>,
     {
-        let now = clock::recent();
-        match action {
-            Action::Put(value, expiry) => {
-                let deadline = expiry.deadline(now, current);
-                let (evicted, into) = self.inner.make_room(shard, index, now, garbage);
-                garbage.displaced =
-                    shard.insert(hash, key.to_owned().into(), value, deadline, into);
-                evicted
-            }
-            Action::Pin(value, expiry) => {
-                let deadline = expiry.deadline(now, current);
-                shard.insert_pinned(hash, key.to_owned().into(), value, deadline);
-                self.inner.pinned.fetch_add(1, Ordering::AcqRel);
-                0
-            }
-            Action::Keep | Action::Remove => 0,
-        }
+        let (evicted, into) = self.inner.make_room(shard, index, now, garbage);
+        garbage.displaced = shard.insert(hash, key.to_owned().into(), value, deadline, into);
+        evicted
+    }
+
+    /// Adds `value` at `key`, absent from `shard` (the key's hash given, the shard's lock
+    /// held), pinned until `deadline`.
+    fn pin<Q>(&self, shard: &mut Shard<K, V>, hash: u32, key: &Q, value: V, deadline: Nanos)
+    where
+        Q: ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        shard.insert_pinned(hash, key.to_owned().into(), value, deadline);
+        self.inner.pinned.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Removes `key`; returns whether a live entry was removed.

@@ -242,7 +242,13 @@ where
             Some(index) => index,
             None => self.vacant(hash, deadline, place),
         };
-        let displaced = self.fill(index, hash, (key, value), deadline, place);
+        // Field by field: the slot's links are set when it is queued or scheduled.
+        let slot = &mut self.slots[index as usize];
+        let displaced = slot.kv.replace((key, value));
+        slot.hash = hash;
+        slot.deadline = deadline;
+        *slot.freq.get_mut() = 0;
+        slot.place = place;
         if main {
             self.main.push_back(&mut QueueLinks(&mut self.slots), index);
             self.schedule(index);
@@ -253,7 +259,10 @@ where
             self.slots[index as usize].bucket = FRESH;
             self.fresh = index;
         }
-        self.index(index, hash);
+        let slots = &self.slots;
+        self.table
+            .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
+        self.len += 1;
         displaced
     }
 
@@ -261,11 +270,18 @@ where
     /// entries do not count toward the store's bound, so no room is made.
     pub(super) fn insert_pinned(&mut self, hash: u32, key: K, value: V, deadline: Nanos) {
         let index = self.vacant(hash, deadline, Place::Pinned);
-        self.fill(index, hash, (key, value), deadline, Place::Pinned);
+        let slot = &mut self.slots[index as usize];
+        slot.kv = Some((key, value));
+        slot.hash = hash;
+        slot.deadline = deadline;
+        slot.place = Place::Pinned;
         self.pinned
             .push_back(&mut QueueLinks(&mut self.slots), index);
         self.schedule(index);
-        self.index(index, hash);
+        let slots = &self.slots;
+        self.table
+            .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
+        self.len += 1;
         self.pinned_len += 1;
     }
 
@@ -290,35 +306,6 @@ where
             bucket: UNSCHEDULED,
         });
         (self.slots.len() - 1) as u32
-    }
-
-    /// Fills the slot at `index` with an entry, returning the one it held; field by field,
-    /// since the slot's links are set when it is queued or scheduled.
-    #[inline(always)]
-    fn fill(
-        &mut self,
-        index: u32,
-        hash: u32,
-        entry: (K, V),
-        deadline: Nanos,
-        place: Place,
-    ) -> Option<(K, V)> {
-        let slot = &mut self.slots[index as usize];
-        let displaced = slot.kv.replace(entry);
-        slot.hash = hash;
-        slot.deadline = deadline;
-        *slot.freq.get_mut() = 0;
-        slot.place = place;
-        displaced
-    }
-
-    /// Adds the entry at `index` to the table and the count.
-    #[inline(always)]
-    fn index(&mut self, index: u32, hash: u32) {
-        let slots = &self.slots;
-        self.table
-            .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
-        self.len += 1;
     }
 
     /// Replaces the value at `index` and, when given, its deadline; returns the old value.
