@@ -170,6 +170,7 @@ pub(super) struct Shard<K, V> {
     /// Entries held, pinned ones included.
     len: u32,
     wheel: Wheel,
+    /// The pinned entries, which neither a hit nor an eviction touches, and their count.
     pinned: List,
     pinned_len: u32,
 }
