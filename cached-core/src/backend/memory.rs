@@ -1,5 +1,6 @@
-//! The in-process store: a bounded, sharded map with per-entry expiry, S3-FIFO eviction, and
-//! a maintenance thread that reclaims expired entries.
+//! The in-process store: a bounded, sharded map with per-entry expiry, S3-FIFO eviction, a
+//! maintenance thread that reclaims expired entries, and a clock thread that publishes the
+//! coarse time hits compare deadlines against.
 //!
 //! Each shard is a `hashbrown` table of slot indices under one `RwLock`, with its eviction
 //! queues and timing wheel threaded through the same slots (see `shard.rs`). A hit takes the
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockWriteGuard};
 
 use crate::glob;
 use crate::ttl::Ttl;
@@ -52,6 +53,14 @@ const MIN_SHARD_SIZE: usize = 64;
 /// microseconds, short enough that a reader arriving meanwhile spins instead of sleeping.
 const RECLAIM_BATCH: usize = 32;
 
+/// How long the maintenance thread waits for a shard's lock before leaving the shard for
+/// its next round. A writer waiting holds up every reader arriving after it, so the wait is
+/// short; yet not nothing: a busy program's read holds a shard for nanoseconds, but a reader
+/// that parked behind the last batch is woken as it ends and holds the shard until the
+/// scheduler runs it, and without waiting for it reclaiming fell rounds behind a busy
+/// program (memory came back 1-3 s after the last expiry instead of 0.1-0.2 s).
+const RECLAIM_WAIT: Duration = Duration::from_millis(1);
+
 /// The default hasher: fast, seeded per store, and mixed well in every bit (quick_cache's
 /// default too). foldhash's `fast` variant mixes an integer poorly under some seeds: 10,000
 /// consecutive `u64` keys then fell 105 to 436 to a shard of 32 (about 312 each expected).
@@ -63,17 +72,33 @@ pub enum Action<V> {
     Keep,
     /// Remove the key.
     Remove,
-    /// Store this value with this expiry.
+    /// Store this value with this expiry. Replacing a live value counts as an access for
+    /// eviction, as a read does; replacing a pinned entry makes it evictable.
     Put(V, Expiry),
+    /// Store this value with this expiry, never to be evicted while it lives: for claims
+    /// such as locks, which nobody reads yet must last until they expire or are removed.
+    /// Pinned entries are held in addition to `max_size` (see [`MemoryStore`]).
+    Pin(V, Expiry),
 }
 
-/// The expiry an [`Action::Put`] gives its key.
+/// The expiry an [`Action::Put`] or [`Action::Pin`] gives its key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
     /// Expire after this long.
     After(Duration),
     /// Keep the key's current expiry (none for a new key).
     Unchanged,
+}
+
+impl Expiry {
+    /// The deadline this gives an entry added at `now` whose current deadline is `current`.
+    #[inline]
+    fn deadline(self, now: Nanos, current: Nanos) -> Nanos {
+        match self {
+            Expiry::After(ttl) => clock::deadline(now, ttl),
+            Expiry::Unchanged => current,
+        }
+    }
 }
 
 /// A live entry as [`MemoryStore::compute`] shows it.
@@ -85,10 +110,25 @@ pub struct Current<'a, V> {
 /// A bounded concurrent map with a TTL on every entry: the store behind memory caches,
 /// usable on its own.
 ///
-/// It never holds more than `max_size` entries, even for an instant under concurrent
-/// inserts; it evicts with S3-FIFO, which keeps a frequently read entry over a stream of
-/// keys read once (a scan does not flush it); it never returns an expired entry; and a
-/// background thread reclaims expired entries without any call having to scan.
+/// It never holds more than `max_size` evictable entries, even for an instant under
+/// concurrent inserts; it evicts with S3-FIFO, which keeps a frequently used entry over a
+/// stream of keys used once (a scan does not flush it); it never returns an expired entry;
+/// and a background thread reclaims expired entries without any call having to scan.
+///
+/// # Pinned entries
+///
+/// [`Action::Pin`] stores an entry that is never evicted while it lives: a claim such as a
+/// lock or a `set_nx` marker, which nobody reads yet must last until it expires or is
+/// removed. `max_size` bounds the evictable entries, the cached values; pinned entries are
+/// held in addition, until they expire, are removed, or are replaced by an [`Action::Put`],
+/// which makes the entry evictable and counts it under `max_size` again. Counting claims
+/// within the bound would let a burst of them evict the cached values, and once claims alone
+/// filled it there would be nothing left to evict: a claim could only be refused, a wrong
+/// answer for a lock. Pinned entries should therefore be short-lived claims: [`len`] counts
+/// them with the others, [`pinned`] alone.
+///
+/// [`len`]: MemoryStore::len
+/// [`pinned`]: MemoryStore::pinned
 ///
 /// Values are read in place through a closure, so a hit copies nothing unless the caller
 /// does. Cloning the store is cheap and shares the entries.
@@ -121,11 +161,13 @@ type Locked<K, V> = CachePadded<RwLock<Shard<K, V>>>;
 
 struct Inner<K, V> {
     shards: Arc<[Locked<K, V>]>,
-    /// Entries held: never above `max_size`, and changed only under the lock of the shard
-    /// whose entries change.
+    /// Evictable entries held: never above `max_size`, and changed only under the lock of
+    /// the shard whose entries change.
     len: CachePadded<AtomicUsize>,
     max_size: usize,
     nominal: usize,
+    /// Pinned entries held, changed as `len` is.
+    pinned: CachePadded<AtomicUsize>,
 }
 
 impl<K, V, S: Clone> Clone for MemoryStore<K, V, S> {
@@ -143,6 +185,7 @@ impl<K, V, S> fmt::Debug for MemoryStore<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
             .field("len", &self.len())
+            .field("pinned", &self.pinned())
             .field("max_size", &self.inner.max_size)
             .field("shards", &self.inner.shards.len())
             .finish()
@@ -150,9 +193,15 @@ impl<K, V, S> fmt::Debug for MemoryStore<K, V, S> {
 }
 
 impl<K, V, S> MemoryStore<K, V, S> {
-    /// The number of entries held, expired ones not yet reclaimed included.
+    /// The number of entries held, pinned ones and expired ones not yet reclaimed included.
     pub fn len(&self) -> usize {
-        self.inner.len.load(Ordering::Acquire)
+        self.inner.len.load(Ordering::Acquire) + self.pinned()
+    }
+
+    /// The number of pinned entries held ([`Action::Pin`]), expired ones not yet reclaimed
+    /// included: held in addition to `max_size`.
+    pub fn pinned(&self) -> usize {
+        self.inner.pinned.load(Ordering::Acquire)
     }
 
     /// Whether the store holds no entry.
@@ -160,7 +209,7 @@ impl<K, V, S> MemoryStore<K, V, S> {
         self.len() == 0
     }
 
-    /// The most entries the store holds.
+    /// The most evictable entries the store holds; pinned ones come in addition.
     pub fn max_size(&self) -> usize {
         self.inner.max_size
     }
@@ -171,7 +220,8 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
 {
-    /// An empty store holding at most `max_size` entries (at least one).
+    /// An empty store holding at most `max_size` entries (at least one). Memory follows the
+    /// entries held, not the bound, which may be as large as `usize::MAX`.
     pub fn new(max_size: usize) -> Self {
         Self::with_hasher(max_size, DefaultHashBuilder::default())
     }
@@ -192,6 +242,7 @@ where
             shards /= 2;
         }
         let nominal = max_size.div_ceil(shards);
+        clock::start();
         let now = clock::recent();
         let shard_mask = shards - 1;
         let shards: Arc<[Locked<K, V>]> = (0..shards)
@@ -202,6 +253,7 @@ where
             len: CachePadded::new(AtomicUsize::new(0)),
             max_size,
             nominal,
+            pinned: CachePadded::new(AtomicUsize::new(0)),
         });
         let weak = Arc::downgrade(&inner);
         maintenance::register(weak);
@@ -272,7 +324,7 @@ where
     }
 
     /// Stores `value` at `key` for `ttl`; returns how many live entries were evicted to
-    /// make room (0 or 1).
+    /// make room (0 or 1). Replacing a live value counts as an access, as a read does.
     pub fn set<Q>(&self, key: &Q, value: V, ttl: Duration) -> u64
     where
         K: Borrow<Q>,
@@ -302,42 +354,137 @@ where
         // Declared before the guard, so dropped after it: nothing is freed under the lock.
         let mut garbage = Garbage::default();
         let mut shard = self.shards[index].write();
-        let now = clock::recent();
         if let Some(slot) = shard.find(hash, key) {
             if clock::is_live(shard.slot(slot).deadline()) {
+                let held = shard.slot(slot);
+                let pinned = held.is_pinned();
                 let (action, result) = decide(Some(Current {
-                    value: shard.slot(slot).value(),
+                    value: held.value(),
                 }));
+                let pins = matches!(action, Action::Pin(..));
                 match action {
                     Action::Keep => {}
                     Action::Remove => {
-                        garbage.expired = Some(shard.remove(slot));
-                        inner.len.fetch_sub(1, Ordering::AcqRel);
+                        inner.take_out(garbage.own.insert(shard.remove(slot)));
                     }
-                    Action::Put(value, expiry) => {
+                    Action::Put(value, expiry) | Action::Pin(value, expiry) if pins == pinned => {
                         let deadline = match expiry {
-                            Expiry::After(ttl) => Some(clock::deadline(now, ttl)),
+                            Expiry::After(ttl) => Some(clock::deadline(clock::recent(), ttl)),
                             Expiry::Unchanged => None,
                         };
                         garbage.value = Some(shard.replace(slot, value, deadline));
+                        // A rewrite is a use: a counter that is only incremented is hot.
+                        shard.slot(slot).touch();
+                    }
+                    action => {
+                        let evicted = self.move_over(
+                            &mut shard,
+                            (hash, index),
+                            key,
+                            slot,
+                            action,
+                            &mut garbage,
+                        );
+                        return (result, evicted);
                     }
                 }
                 return (result, 0);
             }
-            garbage.expired = Some(shard.remove(slot));
-            inner.len.fetch_sub(1, Ordering::AcqRel);
+            inner.take_out(garbage.own.insert(shard.remove(slot)));
         }
         let (action, result) = decide(None);
-        let Action::Put(value, expiry) = action else {
-            return (result, 0);
+        let now = clock::recent();
+        let evicted = match action {
+            Action::Put(value, expiry) => {
+                let deadline = expiry.deadline(now, NEVER);
+                self.put(
+                    &mut shard,
+                    (hash, index),
+                    key,
+                    value,
+                    (now, deadline),
+                    &mut garbage,
+                )
+            }
+            Action::Pin(value, expiry) => {
+                self.pin(&mut shard, hash, key, value, expiry.deadline(now, NEVER));
+                0
+            }
+            Action::Keep | Action::Remove => 0,
         };
-        let deadline = match expiry {
-            Expiry::After(ttl) => clock::deadline(now, ttl),
-            Expiry::Unchanged => NEVER,
-        };
-        let (evicted, into) = inner.make_room(&mut shard, index, now, &mut garbage);
-        garbage.displaced = shard.insert(hash, key.to_owned().into(), value, deadline, into);
         (result, evicted)
+    }
+
+    /// Moves the live entry in `slot` of `shard` (the key's hash and shard index given, the
+    /// shard's lock held) between pinned and evictable, as `action` (a `Put` of a pinned
+    /// entry, a `Pin` of an evictable one) says: out of its list, and in again as a new entry
+    /// that keeps its deadline under `Expiry::Unchanged` and, rewritten, counts a use.
+    /// Returns how many live entries were evicted to make room.
+    #[cold]
+    fn move_over<Q>(
+        &self,
+        shard: &mut Shard<K, V>,
+        (hash, index): (u32, usize),
+        key: &Q,
+        slot: u32,
+        action: Action<V>,
+        garbage: &mut Garbage<K, V>,
+    ) -> u64
+    where
+        K: Borrow<Q>,
+        Q: Eq + ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        let current = shard.slot(slot).deadline();
+        self.inner.take_out(garbage.own.insert(shard.remove(slot)));
+        let now = clock::recent();
+        let evicted = match action {
+            Action::Put(value, expiry) => {
+                let deadline = expiry.deadline(now, current);
+                self.put(shard, (hash, index), key, value, (now, deadline), garbage)
+            }
+            Action::Pin(value, expiry) => {
+                self.pin(shard, hash, key, value, expiry.deadline(now, current));
+                0
+            }
+            Action::Keep | Action::Remove => unreachable!("kept or removed in place"),
+        };
+        let slot = shard.find(hash, key).expect("just added");
+        shard.slot(slot).touch();
+        evicted
+    }
+
+    /// Adds `value` at `key`, absent from `shard` (the key's hash and shard index given, the
+    /// shard's lock held), due at `deadline`, making room at `now`; returns how many live
+    /// entries were evicted.
+    #[inline(always)]
+    fn put<Q>(
+        &self,
+        shard: &mut Shard<K, V>,
+        (hash, index): (u32, usize),
+        key: &Q,
+        value: V,
+        (now, deadline): (Nanos, Nanos),
+        garbage: &mut Garbage<K, V>,
+    ) -> u64
+    where
+        Q: ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        let (evicted, into) = self.inner.make_room(shard, index, now, garbage);
+        garbage.displaced = shard.insert(hash, key.to_owned().into(), value, deadline, into);
+        evicted
+    }
+
+    /// Adds `value` at `key`, absent from `shard` (the key's hash given, the shard's lock
+    /// held), pinned until `deadline`.
+    fn pin<Q>(&self, shard: &mut Shard<K, V>, hash: u32, key: &Q, value: V, deadline: Nanos)
+    where
+        Q: ToOwned + ?Sized,
+        Q::Owned: Into<K>,
+    {
+        shard.insert_pinned(hash, key.to_owned().into(), value, deadline);
+        self.inner.pinned.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Removes `key`; returns whether a live entry was removed.
@@ -352,8 +499,8 @@ where
         let Some(index) = shard.find(hash, key) else {
             return false;
         };
-        let taken = garbage.expired.insert(shard.remove(index));
-        self.inner.len.fetch_sub(1, Ordering::AcqRel);
+        let taken = garbage.own.insert(shard.remove(index));
+        self.inner.take_out(taken);
         clock::is_live(taken.deadline)
     }
 
@@ -366,7 +513,7 @@ where
             {
                 let mut shard = shard.write();
                 shard.retain(|key| !predicate(key), &mut taken);
-                self.inner.len.fetch_sub(taken.len(), Ordering::AcqRel);
+                self.inner.take_out_all(&taken);
             }
             live += taken
                 .drain(..)
@@ -383,7 +530,11 @@ where
             let old = {
                 let mut shard = shard.write();
                 let old = std::mem::replace(&mut *shard, Shard::new(self.inner.nominal, now));
-                self.inner.len.fetch_sub(old.len(), Ordering::AcqRel);
+                let pinned = old.pinned();
+                self.inner
+                    .len
+                    .fetch_sub(old.len() - pinned, Ordering::AcqRel);
+                self.inner.pinned.fetch_sub(pinned, Ordering::AcqRel);
                 old
             };
             drop(old);
@@ -418,6 +569,24 @@ impl<K, V> Inner<K, V>
 where
     K: Hash + Eq,
 {
+    /// Counts out an entry taken out of a shard, under the shard's lock.
+    #[inline]
+    fn take_out(&self, taken: &Taken<K, V>) {
+        let count = if taken.pinned {
+            &self.pinned
+        } else {
+            &self.len
+        };
+        count.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Counts out entries taken out of a shard, under the shard's lock.
+    fn take_out_all(&self, taken: &[Taken<K, V>]) {
+        let pinned = taken.iter().filter(|taken| taken.pinned).count();
+        self.pinned.fetch_sub(pinned, Ordering::AcqRel);
+        self.len.fetch_sub(taken.len() - pinned, Ordering::AcqRel);
+    }
+
     /// Makes room for one more entry in shard `index` (locked as `shard`): takes a free
     /// place under `max_size`, or evicts one entry and takes its place. Returns how many
     /// live entries were evicted, and the slot of this shard to insert into when the
@@ -473,24 +642,38 @@ where
     V: Send + Sync,
 {
     fn reclaim(&self) {
+        self.reclaim_with(|lock| lock.try_write_for(RECLAIM_WAIT));
+    }
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Hash + Eq,
+{
+    /// Reclaims every shard that `write` locks: within [`RECLAIM_WAIT`] for the maintenance
+    /// thread, which skips a shard still locked; tests wait with `write`, for a result that
+    /// does not depend on what the maintenance thread holds meanwhile.
+    fn reclaim_with<'a>(
+        &'a self,
+        write: impl Fn(&'a RwLock<Shard<K, V>>) -> Option<RwLockWriteGuard<'a, Shard<K, V>>>,
+    ) {
         let mut taken = Vec::new();
         for lock in self.shards.iter() {
             loop {
-                let done = {
-                    let mut shard = lock.write();
-                    let now = clock::tick();
-                    let done =
-                        !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
-                    self.len.fetch_sub(taken.len(), Ordering::AcqRel);
-                    done
+                let Some(mut shard) = write(lock) else {
+                    break;
                 };
+                let now = clock::precise();
+                let done = !shard.has_expired(now) || shard.expire(now, RECLAIM_BATCH, &mut taken);
+                self.take_out_all(&taken);
+                drop(shard);
                 taken.clear();
                 if done {
                     break;
                 }
             }
             // In a lock of its own; what it replaced is freed after the lock is released.
-            let leftovers = lock.write().compact();
+            let leftovers = write(lock).and_then(|mut shard| shard.compact());
             drop(leftovers);
         }
     }
@@ -498,8 +681,9 @@ where
 
 /// What a write takes out of the store, held until the shard's lock is released.
 struct Garbage<K, V> {
-    /// The key's own entry, found expired.
-    expired: Option<Taken<K, V>>,
+    /// The key's own entry: found expired, removed, or taken out to enter again pinned or
+    /// no longer pinned.
+    own: Option<Taken<K, V>>,
     /// The entry evicted from another shard to make room.
     evicted: Option<Taken<K, V>>,
     /// The entry evicted from the key's shard, whose slot the key took.
@@ -511,7 +695,7 @@ struct Garbage<K, V> {
 impl<K, V> Default for Garbage<K, V> {
     fn default() -> Self {
         Self {
-            expired: None,
+            own: None,
             evicted: None,
             displaced: None,
             value: None,

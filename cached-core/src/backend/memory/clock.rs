@@ -1,15 +1,23 @@
 //! Time for the in-process store: nanoseconds since a process-wide epoch, read precisely
-//! (`Instant::now()`, some 20-40 ns) or coarsely (one atomic load of the value the
-//! maintenance thread publishes every tick).
+//! (`Instant::now()`, some 20-40 ns) or coarsely (one atomic load of the value the clock
+//! thread publishes every tick).
 //!
 //! A hit must not pay for a precise read, yet must never return an expired entry. The coarse
 //! clock is never ahead of the precise one and normally lags it by less than a tick, so an
 //! entry whose deadline is at least [`SLACK`] past the coarse time is live without further
 //! checks; only entries within `SLACK` of their deadline are checked precisely. The
-//! guarantee would need the maintenance thread to stall for a whole `SLACK` to break.
+//! guarantee breaks only if the clock goes unpublished for a whole `SLACK`: entries are then
+//! read up to the stall less `SLACK` past their deadline.
+//!
+//! So the clock has a thread of its own that does nothing else. It takes no lock and runs
+//! none of the stores' work: the maintenance thread takes shards' locks and drops expired
+//! values, whose `Drop` is users' code, and when it also published the clock, one slow read
+//! holding a shard's lock stalled the clock for every store. Only the operating system
+//! keeping the clock thread off the CPU for a whole `SLACK` can now stall it.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Once, OnceLock};
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// A deadline or an instant, in nanoseconds since the epoch.
@@ -22,8 +30,11 @@ pub(super) const NEVER: Nanos = Nanos::MAX;
 /// clock.
 pub(super) const SLACK: Nanos = 1_000_000_000;
 
-/// The value of [`COARSE`] before the maintenance thread first ticks (or when it could not
-/// be started): every reader then uses the precise clock.
+/// How often the clock thread publishes the coarse clock.
+const TICK: Duration = Duration::from_millis(5);
+
+/// The value of [`COARSE`] before the clock thread first ticks (or when it could not be
+/// started): every reader then uses the precise clock.
 const UNSET: Nanos = Nanos::MAX;
 
 static COARSE: AtomicU64 = AtomicU64::new(UNSET);
@@ -70,9 +81,25 @@ pub(super) fn deadline(now: Nanos, ttl: Duration) -> Nanos {
     now.saturating_add(ttl).min(NEVER - 1)
 }
 
-/// Publishes the precise time as the coarse one; called by the maintenance thread (and by
-/// tests, concurrently: a caller that read the time earlier but publishes later must not
-/// take the coarse clock back).
+/// Starts the clock thread, once per process.
+pub(super) fn start() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        // Without the thread, every read uses the precise clock: correct, only slower.
+        let _ = thread::Builder::new()
+            .name("cached-core-clock".to_owned())
+            .spawn(|| {
+                loop {
+                    tick();
+                    thread::sleep(TICK);
+                }
+            });
+    });
+}
+
+/// Publishes the precise time as the coarse one; called by the clock thread (and by tests,
+/// concurrently: a caller that read the time earlier but publishes later must not take the
+/// coarse clock back).
 pub(super) fn tick() -> Nanos {
     let now = precise();
     // Each is valid alone, whichever of the two a reader sees first.

@@ -1,7 +1,13 @@
-//! The maintenance thread: one per process, started with the first store. Every tick it
-//! publishes the coarse clock; every few ticks it reclaims expired entries from every live
-//! store, one shard and one small batch at a time, so that memory comes back even when the
-//! program makes no further calls and no call ever waits on a long sweep.
+//! The maintenance thread: one per process, started with the first store. Every [`EVERY`]
+//! it reclaims expired entries from every live store, one shard and one small batch at a
+//! time, so that memory comes back even when the program makes no further calls and no call
+//! ever waits on a long sweep.
+//!
+//! It waits for a shard's lock only briefly: a writer waiting on a slow reader holds up
+//! every reader arriving after it. A shard still locked is left for a later round; reads
+//! check deadlines themselves, so an entry left for later is only memory, never a stale
+//! answer. The coarse clock is published by a thread of its own (see `clock.rs`), which no
+//! lock can stop.
 
 use std::sync::{Arc, Once, Weak};
 use std::thread;
@@ -9,17 +15,13 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use super::clock;
-
-/// How often the coarse clock is published.
-const TICK: Duration = Duration::from_millis(5);
-
-/// Reclaim every this many ticks.
-const RECLAIM_EVERY: u32 = 20;
+/// How often expired entries are reclaimed.
+const EVERY: Duration = Duration::from_millis(100);
 
 /// A store the maintenance thread looks after.
 pub(super) trait Maintained: Send + Sync {
-    /// Takes out the entries that have expired, in small batches.
+    /// Takes out the entries that have expired, in small batches, leaving shards that stay
+    /// locked for a later round.
     fn reclaim(&self);
 }
 
@@ -29,8 +31,8 @@ static STORES: Mutex<Vec<Weak<dyn Maintained>>> = Mutex::new(Vec::new());
 pub(super) fn register(store: Weak<dyn Maintained>) {
     static START: Once = Once::new();
     START.call_once(|| {
-        // Without the thread, reads use the precise clock and expired entries are
-        // reclaimed when their slots are needed: correct, only slower and larger.
+        // Without the thread, expired entries are reclaimed when their slots are needed:
+        // correct, only larger.
         let _ = thread::Builder::new()
             .name("cached-core-maintenance".to_owned())
             .spawn(run);
@@ -39,20 +41,15 @@ pub(super) fn register(store: Weak<dyn Maintained>) {
 }
 
 fn run() {
-    let mut ticks = 0_u32;
     loop {
-        thread::sleep(TICK);
-        clock::tick();
-        ticks = ticks.wrapping_add(1);
-        if ticks.is_multiple_of(RECLAIM_EVERY) {
-            let stores: Vec<Arc<dyn Maintained>> = {
-                let mut stores = STORES.lock();
-                stores.retain(|store| store.strong_count() > 0);
-                stores.iter().filter_map(Weak::upgrade).collect()
-            };
-            for store in stores {
-                store.reclaim();
-            }
+        thread::sleep(EVERY);
+        let stores: Vec<Arc<dyn Maintained>> = {
+            let mut stores = STORES.lock();
+            stores.retain(|store| store.strong_count() > 0);
+            stores.iter().filter_map(Weak::upgrade).collect()
+        };
+        for store in stores {
+            store.reclaim();
         }
     }
 }

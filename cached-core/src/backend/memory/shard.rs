@@ -2,17 +2,23 @@
 //! eviction and expiry structures threaded through them.
 //!
 //! Eviction is S3-FIFO with a CLOCK main queue: a new key enters a small FIFO and leaves it
-//! into the ghost list unless it was read meanwhile; a key the ghost list remembers enters
+//! into the ghost list unless it was used meanwhile; a key the ghost list remembers enters
 //! the main queue directly. The main queue is a CLOCK ring whose hand spares an entry while
 //! its 3-bit access counter is above zero, decrementing it. One-hit wonders (and scans)
-//! therefore pass through the small queue without touching the hot set.
+//! therefore pass through the small queue without touching the hot set. A use is a read or
+//! a rewrite of the value: a counter that is incremented and never read is as hot as a value
+//! that is read.
 //!
 //! A full shard evicts from the small queue whenever it holds an entry: a new key stays
-//! until the next insert into its shard unless it is read meanwhile, and the ghost list, not
+//! until the next insert into its shard unless it is used meanwhile, and the ghost list, not
 //! the small queue, gives a returning key its second chance. The hit ratio is that of a
 //! small queue of 1% of the shard (within 0.03 points from 1,000 to 300,000 entries on the
 //! benchmark's stream), and the entry evicted is one written a few misses ago, still in the
 //! CPU's cache, as is the memory its value frees for the next miss to allocate.
+//!
+//! A pinned entry (a claim such as a lock, which nobody reads yet must last until it expires
+//! or is removed) is in neither queue but in a list of its own, which eviction never looks
+//! at; the list is there for compaction, which finds entries through their lists.
 
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -46,6 +52,8 @@ enum Place {
     Free,
     Small,
     Main,
+    /// Never evicted: held until it expires or is removed.
+    Pinned,
 }
 
 /// One entry, or a free slot.
@@ -77,7 +85,11 @@ impl<K, V> Slot<K, V> {
         self.deadline
     }
 
-    /// Counts a read; writes only while the counter can still grow.
+    pub(super) fn is_pinned(&self) -> bool {
+        self.place == Place::Pinned
+    }
+
+    /// Counts a use (a read or a rewrite); writes only while the counter can still grow.
     #[inline]
     pub(super) fn touch(&self) {
         let freq = self.freq.load(Ordering::Relaxed);
@@ -137,6 +149,7 @@ pub(super) struct Leftovers<K, V> {
 pub(super) struct Taken<K, V> {
     _entry: (K, V),
     pub(super) deadline: Nanos,
+    pub(super) pinned: bool,
 }
 
 /// The fields in the order of use: behind the lock's word, a hit reads only the first
@@ -154,8 +167,12 @@ pub(super) struct Shard<K, V> {
     /// the small queue before another arrives, and then never touch the wheel at all. The
     /// next insert into the small queue, or the maintenance thread, schedules it.
     fresh: u32,
+    /// Entries held, pinned ones included.
     len: u32,
     wheel: Wheel,
+    /// The pinned entries, which neither a hit nor an eviction touches, and their count.
+    pinned: List,
+    pinned_len: u32,
 }
 
 impl<K, V> Shard<K, V>
@@ -174,12 +191,19 @@ where
             wheel: Wheel::new(now),
             fresh: NIL,
             len: 0,
+            pinned: List::default(),
+            pinned_len: 0,
         }
     }
 
-    /// Entries held, expired ones not yet reclaimed included.
+    /// Entries held, pinned ones and expired ones not yet reclaimed included.
     pub(super) fn len(&self) -> usize {
         self.len as usize
+    }
+
+    /// Pinned entries held, expired ones not yet reclaimed included.
+    pub(super) fn pinned(&self) -> usize {
+        self.pinned_len as usize
     }
 
     #[inline]
@@ -217,24 +241,7 @@ where
         let place = if main { Place::Main } else { Place::Small };
         let index = match into {
             Some(index) => index,
-            None if self.free != NIL => {
-                let index = self.free;
-                self.free = self.slots[index as usize].queue.next;
-                index
-            }
-            None => {
-                self.slots.push(Slot {
-                    kv: None,
-                    hash,
-                    deadline,
-                    queue: Link::UNLINKED,
-                    timer: Link::UNLINKED,
-                    freq: AtomicU8::new(0),
-                    place,
-                    bucket: UNSCHEDULED,
-                });
-                (self.slots.len() - 1) as u32
-            }
+            None => self.vacant(hash, deadline, place),
         };
         // Field by field: the slot's links are set when it is queued or scheduled.
         let slot = &mut self.slots[index as usize];
@@ -258,6 +265,48 @@ where
             .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
         self.len += 1;
         displaced
+    }
+
+    /// Adds a pinned entry for a key that is absent: one that is never evicted. Pinned
+    /// entries do not count toward the store's bound, so no room is made.
+    pub(super) fn insert_pinned(&mut self, hash: u32, key: K, value: V, deadline: Nanos) {
+        let index = self.vacant(hash, deadline, Place::Pinned);
+        let slot = &mut self.slots[index as usize];
+        slot.kv = Some((key, value));
+        slot.hash = hash;
+        slot.deadline = deadline;
+        slot.place = Place::Pinned;
+        self.pinned
+            .push_back(&mut QueueLinks(&mut self.slots), index);
+        self.schedule(index);
+        let slots = &self.slots;
+        self.table
+            .insert_unique(wide(hash), index, |&i| wide(slots[i as usize].hash));
+        self.len += 1;
+        self.pinned_len += 1;
+    }
+
+    /// A free slot: the head of the free list, or a new one. The ghost table grows with the
+    /// slots, off the path of a full shard, which evicts into the slot it adds to.
+    #[inline(always)]
+    fn vacant(&mut self, hash: u32, deadline: Nanos, place: Place) -> u32 {
+        if self.free != NIL {
+            let index = self.free;
+            self.free = self.slots[index as usize].queue.next;
+            return index;
+        }
+        self.ghost.fit(self.slots.len() as u32);
+        self.slots.push(Slot {
+            kv: None,
+            hash,
+            deadline,
+            queue: Link::UNLINKED,
+            timer: Link::UNLINKED,
+            freq: AtomicU8::new(0),
+            place,
+            bucket: UNSCHEDULED,
+        });
+        (self.slots.len() - 1) as u32
     }
 
     /// Replaces the value at `index` and, when given, its deadline; returns the old value.
@@ -311,12 +360,14 @@ where
         self.detach(index);
         let slot = &mut self.slots[index as usize];
         let entry = slot.kv.take().expect("an occupied slot");
+        let pinned = slot.place == Place::Pinned;
         slot.place = Place::Free;
         slot.queue.next = self.free;
         self.free = index;
         Taken {
             _entry: entry,
             deadline: slot.deadline,
+            pinned,
         }
     }
 
@@ -332,29 +383,26 @@ where
         match self.slots[index as usize].place {
             Place::Small => self.small.remove(&mut QueueLinks(&mut self.slots), index),
             Place::Main => self.main.remove(&mut QueueLinks(&mut self.slots), index),
+            Place::Pinned => {
+                self.pinned.remove(&mut QueueLinks(&mut self.slots), index);
+                self.pinned_len -= 1;
+            }
             Place::Free => unreachable!("removing a free slot"),
         }
         self.len -= 1;
     }
 
     /// Takes out one entry to make room: an expired one if the queues' heads hold one,
-    /// otherwise the entry S3-FIFO picks. `None` when the shard is empty.
+    /// otherwise the entry S3-FIFO picks. `None` when the shard holds no evictable entry.
     pub(super) fn evict(&mut self, now: Nanos) -> Option<Taken<K, V>> {
         let index = self.pick(now)?;
-        self.detach(index);
-        let slot = &mut self.slots[index as usize];
-        slot.place = Place::Free;
-        slot.queue.next = self.free;
-        self.free = index;
-        Some(Taken {
-            _entry: slot.kv.take().expect("an occupied slot"),
-            deadline: slot.deadline,
-        })
+        Some(self.remove(index))
     }
 
     /// Unlinks the entry S3-FIFO picks to make room (an expired one if the queues' heads
     /// hold one) and returns its slot, still holding the entry, for [`Shard::insert`] to
-    /// fill: making room and adding then share the slot. `None` when the shard is empty.
+    /// fill: making room and adding then share the slot. `None` when the shard holds no
+    /// evictable entry.
     #[inline(always)]
     pub(super) fn evict_in_place(&mut self, now: Nanos) -> Option<u32> {
         let index = self.pick(now)?;
@@ -366,13 +414,16 @@ where
     /// entries it spares.
     #[inline(always)]
     fn pick(&mut self, now: Nanos) -> Option<u32> {
-        while self.len > 0 {
+        loop {
             let from_small = !self.small.is_empty();
             let index = if from_small {
                 self.small.head
             } else {
                 self.main.head
             };
+            if index == NIL {
+                return None;
+            }
             let slot = &mut self.slots[index as usize];
             if slot.deadline <= now {
                 return Some(index);
@@ -396,7 +447,6 @@ where
             }
             return Some(index);
         }
-        None
     }
 
     /// Whether entries may be waiting to be reclaimed.
@@ -429,7 +479,7 @@ where
 
     /// Gives memory back once most slots are free: moves the entries at the end into free
     /// slots at the front, and moves slots and table into allocations of the right size.
-    /// The entries are found through the queues, so this costs O(entries), not O(slots),
+    /// The entries are found through their lists, so this costs O(entries), not O(slots),
     /// and the old allocations are returned to be freed once the lock is released. Runs
     /// from the maintenance thread, once a quarter or less of the slots is in use and at
     /// most `MAX_COMPACT` entries are left.
@@ -441,7 +491,7 @@ where
         self.age_fresh();
         let target = (len * 2).max(MIN_COMPACT / 2) as u32;
         let mut live = Vec::with_capacity(len);
-        for list in [self.small, self.main] {
+        for list in [self.small, self.main, self.pinned] {
             let mut at = list.head;
             while at != NIL {
                 live.push(at);
@@ -501,14 +551,21 @@ where
         self.slots[from as usize].place = Place::Free;
         let place = moved.place;
         self.slots[to as usize] = moved;
-        let queue = if place == Place::Main {
-            &mut self.main
-        } else {
-            &mut self.small
+        let queue = match place {
+            Place::Small => &mut self.small,
+            Place::Main => &mut self.main,
+            Place::Pinned => &mut self.pinned,
+            Place::Free => unreachable!("moving a free slot"),
         };
         queue.relocate(&mut QueueLinks(&mut self.slots), from, to);
         self.wheel
             .relocate(&mut TimerLinks(&mut self.slots), from, to);
+    }
+
+    /// Places in the ghost table.
+    #[cfg(test)]
+    pub(super) fn ghost_size(&self) -> usize {
+        self.ghost.size()
     }
 
     /// Slots allocated, free ones included.
@@ -544,7 +601,12 @@ where
             }
         }
         let mut queued = 0;
-        for (list, place) in [(&self.small, Place::Small), (&self.main, Place::Main)] {
+        let lists = [
+            (&self.small, Place::Small),
+            (&self.main, Place::Main),
+            (&self.pinned, Place::Pinned),
+        ];
+        for (list, place) in lists {
             let mut at = list.head;
             let mut prev = NIL;
             while at != NIL {
@@ -558,6 +620,8 @@ where
             assert_eq!(list.tail, prev);
         }
         assert_eq!(queued, self.len());
+        let pinned = self.slots.iter().filter(|s| s.place == Place::Pinned);
+        assert_eq!(pinned.count(), self.pinned());
         let marked = self.slots.iter().filter(|s| s.bucket == FRESH).count();
         assert_eq!(marked, usize::from(self.fresh != NIL));
         if self.fresh != NIL {
