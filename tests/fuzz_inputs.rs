@@ -11,10 +11,11 @@ use cached_core::{Cache, CacheConfig, CacheSettings};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// What no rendered value may contain: key separators, glob characters, the shortening
-/// marker, whitespace and control characters.
+/// What no rendered value may contain (`cached_core::key`'s rule): key separators, glob
+/// characters, the shortening marker, ASCII whitespace and control characters. Other
+/// non-ASCII characters, Unicode spaces among them, are kept as they are.
 fn forbidden(c: char) -> bool {
-    ":=*?[]\\~ ".contains(c) || c.is_control() || c.is_whitespace()
+    ":=*?[]\\~".contains(c) || c.is_ascii_whitespace() || c.is_control()
 }
 
 /// Nested values with hostile strings, for rendering.

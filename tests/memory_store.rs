@@ -227,7 +227,8 @@ async fn many_tasks_mixing_every_operation_never_deadlock() {
                             _ if rng.next_u64().is_multiple_of(20) => cache.clear().await.unwrap(),
                             _ => drop(cache.exists(&key).await.unwrap()),
                         }
-                        assert!(cache.entry_count().unwrap() <= max_size);
+                        // `set_nx` claims (of at most the 64 keys) are held beside the bound.
+                        assert!(cache.entry_count().unwrap() <= max_size + 64);
                     }
                 })
             })

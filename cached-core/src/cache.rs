@@ -352,6 +352,11 @@ impl Cache {
     }
 
     /// Stores `value` at `key` only if the key is absent; returns whether it did.
+    ///
+    /// The value is a claim (the seed's `set_nx("lock:task", ..)`; [`lock`](Cache::lock)
+    /// uses it too): a memory cache never evicts it while it lives, and holds it beside
+    /// `max_size`, which bounds cached values. Claims should therefore be short-lived; cache
+    /// values with [`set`](Cache::set).
     pub async fn set_nx<T>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<bool>
     where
         T: ?Sized + Serialize + ToOwned,
@@ -377,8 +382,8 @@ impl Cache {
         self.inner.stats.snapshot()
     }
 
-    /// How many entries the cache holds, on backends that can tell without a scan (memory);
-    /// `None` on others.
+    /// How many entries the cache holds, on backends that can tell without a scan (memory;
+    /// `set_nx` claims and held locks included); `None` on others.
     pub fn entry_count(&self) -> Option<usize> {
         self.inner.store.len()
     }

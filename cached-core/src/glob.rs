@@ -141,7 +141,8 @@ impl<'p> Pattern<'p> {
     }
 }
 
-/// Whether `text` matches `pattern` (see [`Pattern`] to test many keys).
+/// Whether `text` matches `pattern`.
+#[cfg(test)]
 pub(crate) fn matches(pattern: &str, text: &str) -> bool {
     Pattern::new(pattern).matches(text)
 }

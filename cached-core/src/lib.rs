@@ -65,6 +65,7 @@
 pub const LOG_TARGET: &str = "cached_core";
 
 mod backend;
+mod build;
 mod cache;
 mod codec;
 mod config;
@@ -99,6 +100,7 @@ pub mod __private;
 pub use async_trait::async_trait;
 pub use backend::Backend;
 pub use backend::memory::DEFAULT_MAX_SIZE;
+pub use build::register_backend;
 pub use cache::Cache;
 #[doc(inline)]
 pub use cached_macros::{cached, invalidates};
@@ -107,7 +109,7 @@ pub use config::{
 };
 pub use error::{BackendError, Error, Result};
 pub use lock::LockGuard;
-pub use registry::{DEFAULT_CACHE, cache, configure, get_cache, register_backend};
+pub use registry::{DEFAULT_CACHE, cache, configure, get_cache};
 pub use stats::CacheStats;
 pub use ttl::Ttl;
 

