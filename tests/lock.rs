@@ -110,3 +110,71 @@ async fn the_seed_stampede_pattern_computes_once() {
     let handles = [memory_cache(100)];
     assert_eq!(compute_behind_lock(&handles, TIMEOUT).await, 1);
 }
+
+/// Critical sections that also cache values, on a small memory cache: the writes evict
+/// constantly, yet a held lock is never evicted, so sections never overlap and every
+/// holder's release finds its own lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_locks_survive_eviction_by_the_values_cached_meanwhile() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let cache = memory_cache(100);
+    let inside = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let lost = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..10)
+        .map(|task| {
+            let (cache, inside, overlaps, lost) = (
+                cache.clone(),
+                inside.clone(),
+                overlaps.clone(),
+                lost.clone(),
+            );
+            tokio::spawn(async move {
+                for section in 0..5 {
+                    let guard = cache
+                        .lock("lock:report", Duration::from_secs(30))
+                        .await
+                        .unwrap();
+                    if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                        overlaps.fetch_add(1, Ordering::SeqCst);
+                    }
+                    for i in 0..500 {
+                        let key = format!("page:{task}:{section}:{i}");
+                        cache.set(&key, &i, None).await.unwrap();
+                    }
+                    assert!(
+                        cache
+                            .try_lock("lock:report", Duration::from_secs(30))
+                            .await
+                            .unwrap()
+                            .is_none(),
+                        "taken by a second caller while held"
+                    );
+                    tokio::task::yield_now().await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    if !guard.release().await.unwrap() {
+                        lost.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "overlapping critical sections"
+    );
+    assert_eq!(
+        lost.load(Ordering::SeqCst),
+        0,
+        "releases that found the lock gone"
+    );
+    assert!(
+        cache.stats().evictions >= 20_000,
+        "the values were evicted meanwhile"
+    );
+}
