@@ -113,37 +113,28 @@ async fn locks_and_counters_work_on_every_primary() {
 /// on one server, for keys spread over every primary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loads_racing_another_process_invalidations_store_nothing_stale() {
-    use std::sync::Arc;
-
-    use cached_tests::SplitMix;
-    use cached_tests::races::{Invalidation, Pause, Source, run_races};
+    use cached_tests::races::{Invalidation, Pause, Series};
 
     let cluster = RedisCluster::start();
     let (reader, writer) = (cluster.cache(""), cluster.cache(""));
-    let mut rng = SplitMix::new(21);
-    for invalidation in [
+    Series {
+        name: "cluster, two processes",
+        reader: &reader,
+        writer: &writer,
+        races: 300,
+        parallel: true,
+        pause: Pause::Micros(1_500),
+        seed: 21,
+    }
+    .assert_no_stale(&[
         Invalidation::Delete,
         Invalidation::Pattern,
         Invalidation::Set,
-    ] {
-        let source = Arc::new(Source::new(300));
-        let tally = run_races(
-            &reader,
-            &writer,
-            &source,
-            invalidation,
-            &mut rng,
-            true,
-            |r| Pause::Micros(r % 1_500),
-        )
-        .await;
-        eprintln!("cluster, two processes, {invalidation:?}: {tally:?}");
-        assert_eq!((tally.stale_stored, tally.stale_after), (0, 0), "{tally:?}");
-        assert!(tally.overlapped > 0, "{tally:?}");
-    }
+    ])
+    .await;
     let counts = cluster.key_counts();
     assert!(
-        counts.iter().filter(|&&n| n > 0).count() == counts.len(),
+        counts.iter().all(|&n| n > 0),
         "the races' keys spread over every primary: {counts:?}"
     );
 }

@@ -13,119 +13,78 @@ use cached_core::{
     Backend, BackendError, Cache, CacheConfig, CacheSettings, cached, configure, invalidates,
     register_backend,
 };
-use cached_tests::SplitMix;
-use cached_tests::races::{Invalidation, Pause, Source, Tally, run_races};
+use cached_tests::races::{Invalidation, Pause, Series};
 use cached_tests::redis_server::{PATIENT, RedisServer};
 use tokio::sync::Notify;
-
-fn assert_no_stale(what: &str, tally: Tally) {
-    eprintln!("{what}: {tally:?}");
-    assert_eq!(
-        tally.stale_stored, 0,
-        "{what}: stale values stored: {tally:?}"
-    );
-    assert_eq!(
-        tally.stale_after, 0,
-        "{what}: stale values returned after the write: {tally:?}"
-    );
-    assert!(
-        tally.overlapped > 0,
-        "{what}: no write landed inside a load, so nothing was tested: {tally:?}"
-    );
-}
-
-fn yields(n: u64) -> impl Fn(u64) -> Pause {
-    move |r| Pause::Yields((r % n) as u32)
-}
-
-fn micros(n: u64) -> impl Fn(u64) -> Pause {
-    move |r| Pause::Micros(r % n)
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn memory_loads_interleaved_with_every_invalidation_store_nothing_stale() {
     let cache = cached_tests::memory_cache(100_000);
-    let mut rng = SplitMix::new(11);
-    for invalidation in Invalidation::ALL {
-        let source = Arc::new(Source::new(1_000));
-        let tally = run_races(
-            &cache,
-            &cache,
-            &source,
-            invalidation,
-            &mut rng,
-            false,
-            yields(12),
-        )
-        .await;
-        assert_no_stale(&format!("memory, {invalidation:?}"), tally);
+    Series {
+        name: "memory",
+        reader: &cache,
+        writer: &cache,
+        races: 1_000,
+        parallel: false,
+        pause: Pause::Yields(12),
+        seed: 11,
     }
+    .assert_no_stale(&Invalidation::ALL)
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_loads_racing_invalidations_on_other_threads_store_nothing_stale() {
     let cache = cached_tests::memory_cache(100_000);
-    let mut rng = SplitMix::new(12);
-    for invalidation in [
+    Series {
+        name: "memory in parallel",
+        reader: &cache,
+        writer: &cache,
+        races: 1_000,
+        parallel: true,
+        pause: Pause::Micros(150),
+        seed: 12,
+    }
+    .assert_no_stale(&[
         Invalidation::Delete,
         Invalidation::Pattern,
         Invalidation::Set,
-    ] {
-        let source = Arc::new(Source::new(1_000));
-        let tally = run_races(
-            &cache,
-            &cache,
-            &source,
-            invalidation,
-            &mut rng,
-            true,
-            micros(150),
-        )
-        .await;
-        assert_no_stale(&format!("memory in parallel, {invalidation:?}"), tally);
-    }
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_loads_racing_invalidations_store_nothing_stale() {
     let server = RedisServer::start();
     let cache = server.cache("");
-    let mut rng = SplitMix::new(13);
-    for invalidation in Invalidation::ALL {
-        let source = Arc::new(Source::new(300));
-        let tally = run_races(
-            &cache,
-            &cache,
-            &source,
-            invalidation,
-            &mut rng,
-            true,
-            micros(1_500),
-        )
-        .await;
-        assert_no_stale(&format!("redis, {invalidation:?}"), tally);
+    Series {
+        name: "redis",
+        reader: &cache,
+        writer: &cache,
+        races: 300,
+        parallel: true,
+        pause: Pause::Micros(1_500),
+        seed: 13,
     }
+    .assert_no_stale(&Invalidation::ALL)
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_loads_racing_another_process_invalidations_store_nothing_stale() {
     let server = RedisServer::start();
     let (reader, writer) = (server.cache(""), server.cache(""));
-    let mut rng = SplitMix::new(14);
-    for invalidation in Invalidation::ALL {
-        let source = Arc::new(Source::new(300));
-        let tally = run_races(
-            &reader,
-            &writer,
-            &source,
-            invalidation,
-            &mut rng,
-            true,
-            micros(1_500),
-        )
-        .await;
-        assert_no_stale(&format!("redis, two processes, {invalidation:?}"), tally);
+    Series {
+        name: "redis, two processes",
+        reader: &reader,
+        writer: &writer,
+        races: 300,
+        parallel: true,
+        pause: Pause::Micros(1_500),
+        seed: 14,
     }
+    .assert_no_stale(&Invalidation::ALL)
+    .await;
 }
 
 /// A custom backend over a map that yields inside every call, so that a fill's write and an
@@ -167,21 +126,17 @@ impl Backend for YieldingMap {
 async fn custom_backend_loads_racing_invalidations_store_nothing_stale() {
     register_backend("yielding-map", |_| Ok(YieldingMap::default()));
     let cache = Cache::new("custom", &CacheConfig::backend("yielding-map")).unwrap();
-    let mut rng = SplitMix::new(15);
-    for invalidation in Invalidation::ALL {
-        let source = Arc::new(Source::new(1_000));
-        let tally = run_races(
-            &cache,
-            &cache,
-            &source,
-            invalidation,
-            &mut rng,
-            false,
-            yields(12),
-        )
-        .await;
-        assert_no_stale(&format!("custom backend, {invalidation:?}"), tally);
+    Series {
+        name: "custom backend",
+        reader: &cache,
+        writer: &cache,
+        races: 1_000,
+        parallel: false,
+        pause: Pause::Yields(12),
+        seed: 15,
     }
+    .assert_no_stale(&Invalidation::ALL)
+    .await;
 }
 
 /// The source of the attribute tests, and a gate that holds the first load it is armed for

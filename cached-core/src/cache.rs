@@ -30,8 +30,7 @@ use barrier::Barrier;
 use lock_queues::LockQueues;
 
 #[cfg(feature = "http")]
-pub(crate) use load::Ticket;
-pub(crate) use load::{Flown, Loaded};
+pub(crate) use load::{Flown, Loaded, Ticket};
 
 /// A handle to one named cache. Cloning is cheap (one reference count) and every clone
 /// talks to the same store, counters and locks.
@@ -202,13 +201,7 @@ impl Cache {
         if let Some(value) = self.lookup(key).await {
             return value;
         }
-        self.load(key, Some::<T>, |ticket| async move {
-            let value = loader().await;
-            let filled = ticket.fill(&value, ttl).await;
-            Loaded::shared(value, filled)
-        })
-        .await
-        .into_inner()
+        self.load_value(key, ttl, |_| true, loader).await
     }
 
     /// As [`get_or_set`](Cache::get_or_set) with a fallible loader: an `Err` is returned to
@@ -227,21 +220,7 @@ impl Cache {
         if let Some(value) = self.lookup(key).await {
             return Ok(value);
         }
-        let flown = self
-            .load(key, Some::<T>, |ticket| async move {
-                match loader().await {
-                    Ok(value) => {
-                        let filled = ticket.fill(&value, ttl).await;
-                        Loaded::ok(Ok(value), filled)
-                    }
-                    Err(error) => Loaded::ok(Err(error), ticket.skip().await),
-                }
-            })
-            .await;
-        match flown {
-            Flown::Own(result) => result,
-            Flown::Shared(value) => Ok(value),
-        }
+        self.load_ok(key, ttl, |_| true, loader).await
     }
 
     /// Removes `key`; returns whether it existed.

@@ -149,7 +149,7 @@ pub fn race_key(series: &str, i: usize) -> String {
 /// load to start, so that half the writes land inside a load whatever the machine's speed.
 /// With `parallel`, the read runs in a task of its own (on another thread of a multi-thread
 /// runtime); otherwise the two interleave in one task, at their await points.
-pub async fn run_races(
+async fn run_races(
     reader: &Cache,
     writer: &Cache,
     source: &Arc<Source>,
@@ -222,4 +222,64 @@ pub async fn run_races(
     }
     tally.overlapped = overlapped.load(Ordering::SeqCst);
     tally
+}
+
+/// A series of races on one pair of caches, one per invalidation kind, each of `races` keys;
+/// pauses up to `pause` (its count of yields or microseconds), drawn from `seed`.
+pub struct Series<'a> {
+    /// Names the series in messages.
+    pub name: &'a str,
+    /// The cache the loads go through.
+    pub reader: &'a Cache,
+    /// The cache the writes and invalidations go through (the reader's, or another
+    /// process's).
+    pub writer: &'a Cache,
+    /// Races per invalidation kind.
+    pub races: usize,
+    /// Whether each load runs in a task of its own.
+    pub parallel: bool,
+    /// The longest pause.
+    pub pause: Pause,
+    /// The seed of the pauses.
+    pub seed: u64,
+}
+
+impl Series<'_> {
+    /// Runs the races of every kind in `kinds` and asserts that none left or returned a stale
+    /// value, and that writes did land inside loads (or nothing was tested).
+    pub async fn assert_no_stale(&self, kinds: &[Invalidation]) {
+        let mut rng = SplitMix::new(self.seed);
+        let bound = self.pause;
+        let pause = move |r: u64| match bound {
+            Pause::Yields(n) => Pause::Yields((r % u64::from(n)) as u32),
+            Pause::Micros(n) => Pause::Micros(r % n),
+        };
+        for &invalidation in kinds {
+            let source = Arc::new(Source::new(self.races));
+            let tally = run_races(
+                self.reader,
+                self.writer,
+                &source,
+                invalidation,
+                &mut rng,
+                self.parallel,
+                pause,
+            )
+            .await;
+            let what = format!("{}, {invalidation:?}", self.name);
+            eprintln!("{what}: {tally:?}");
+            assert_eq!(
+                tally.stale_stored, 0,
+                "{what}: stale values stored: {tally:?}"
+            );
+            assert_eq!(
+                tally.stale_after, 0,
+                "{what}: stale values returned after the write: {tally:?}"
+            );
+            assert!(
+                tally.overlapped > 0,
+                "{what}: no write landed inside a load, so nothing was tested: {tally:?}"
+            );
+        }
+    }
 }

@@ -156,6 +156,23 @@ impl Ticket<'_> {
         }
     }
 
+    /// [`fill`](Ticket::fill) when `keep` accepts `value`, else [`skip`](Ticket::skip).
+    pub(crate) async fn fill_if<T>(
+        self,
+        value: &T,
+        ttl: Option<Duration>,
+        keep: impl FnOnce(&T) -> bool,
+    ) -> Filled
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        if keep(value) {
+            self.fill(value, ttl).await
+        } else {
+            self.skip().await
+        }
+    }
+
     /// Gives up storing (the value is an error, or the condition refused it).
     pub(crate) async fn skip(self) -> Filled {
         self.flight.advance(Phase::Closed);
@@ -177,6 +194,94 @@ struct Member<'a> {
 impl Drop for Member<'_> {
     fn drop(&mut self) {
         self.flights.leave(self.key, &self.flight);
+    }
+}
+
+/// The shapes of load the cache API and `#[cached]` share: a value, a `Result` whose
+/// `Err` stays with its caller, and a `Result` whose `Err` is shared too. `keep` decides
+/// whether a value (an `Ok` value) is stored.
+impl Cache {
+    /// Loads a value every caller gets.
+    pub(crate) async fn load_value<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        keep: impl FnOnce(&T) -> bool,
+        load: F,
+    ) -> T
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        self.load(key, Some::<T>, |ticket| async move {
+            let value = load().await;
+            let filled = ticket.fill_if(&value, ttl, keep).await;
+            Loaded::shared(value, filled)
+        })
+        .await
+        .into_inner()
+    }
+
+    /// Loads a `Result`: an `Ok` value goes to every caller, an `Err` to its caller alone
+    /// (each waiting caller then loads by itself).
+    pub(crate) async fn load_ok<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        keep: impl FnOnce(&T) -> bool,
+        load: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let flown = self
+            .load(key, Some::<T>, |ticket| async move {
+                match load().await {
+                    Ok(value) => {
+                        let filled = ticket.fill_if(&value, ttl, keep).await;
+                        Loaded::ok(Ok(value), filled)
+                    }
+                    Err(error) => Loaded::ok(Err(error), ticket.skip().await),
+                }
+            })
+            .await;
+        match flown {
+            Flown::Own(result) => result,
+            Flown::Shared(value) => Ok(value),
+        }
+    }
+
+    /// Loads a `Result` every caller gets, `Err` included (never stored).
+    pub(crate) async fn load_result<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        keep: impl FnOnce(&T) -> bool,
+        load: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.load(
+            key,
+            |value: T| Some(Ok(value)),
+            |ticket| async move {
+                let result = load().await;
+                let filled = match &result {
+                    Ok(value) => ticket.fill_if(value, ttl, keep).await,
+                    Err(_) => ticket.skip().await,
+                };
+                Loaded::shared(result, filled)
+            },
+        )
+        .await
+        .into_inner()
     }
 }
 

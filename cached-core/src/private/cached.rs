@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 
 use super::hit::{Pending, Start, start};
 use super::site::Site;
-use crate::cache::{Flown, Loaded};
 
 /// What decides whether a value is stored: the attribute's `condition`, checked against
 /// the cached type where the expansion names it, or [`Condition::always`].
@@ -84,17 +83,8 @@ where
         Start::Uncached => return body.await,
     };
     cache
-        .load(&key, Some::<R>, |ticket| async move {
-            let value = body.await;
-            let filled = if condition.holds(&value) {
-                ticket.fill(&value, ttl).await
-            } else {
-                ticket.skip().await
-            };
-            Loaded::shared(value, filled)
-        })
+        .load_value(&key, ttl, |value| condition.holds(value), || body)
         .await
-        .into_inner()
 }
 
 /// Chooses, for a `Result` return type, whether an `Err` can be shared with the callers
@@ -167,20 +157,8 @@ impl SharedErr {
             Start::Uncached => return body.await,
         };
         cache
-            .load(
-                &key,
-                |value: T| Some(Ok(value)),
-                |ticket| async move {
-                    let result = body.await;
-                    let filled = match &result {
-                        Ok(value) if condition.holds(value) => ticket.fill(value, ttl).await,
-                        _ => ticket.skip().await,
-                    };
-                    Loaded::shared(result, filled)
-                },
-            )
+            .load_result(&key, ttl, |value| condition.holds(value), || body)
             .await
-            .into_inner()
     }
 }
 
@@ -204,24 +182,8 @@ impl OwnErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
-        let flown = cache
-            .load(&key, Some::<T>, |ticket| async move {
-                match body.await {
-                    Ok(value) => {
-                        let filled = if condition.holds(&value) {
-                            ticket.fill(&value, ttl).await
-                        } else {
-                            ticket.skip().await
-                        };
-                        Loaded::ok(Ok(value), filled)
-                    }
-                    Err(error) => Loaded::ok(Err(error), ticket.skip().await),
-                }
-            })
-            .await;
-        match flown {
-            Flown::Own(result) => result,
-            Flown::Shared(value) => Ok(value),
-        }
+        cache
+            .load_ok(&key, ttl, |value| condition.holds(value), || body)
+            .await
     }
 }
