@@ -330,3 +330,35 @@ async fn a_corrupt_value_under_a_cached_key_is_a_miss_and_is_replaced() {
     assert_eq!(square_runs() - runs_before, 1, "the replaced value hits");
     configure(CacheSettings::new()).unwrap();
 }
+
+/// The probe of an open circuit tests the server as it is now: a reconnection that failed
+/// while Redis was down (redis-rs starts one on the first failed call) is not what the probe
+/// gets once Redis is back, so the first probe after the restart closes the circuit instead
+/// of opening it for another cooldown.
+#[tokio::test]
+async fn the_first_probe_after_a_restart_reaches_the_new_server() {
+    let mut server = RedisServer::start();
+    let cooldown = Duration::from_millis(200);
+    let cache = fragile_cache(&server, 1, cooldown);
+    cache.set("k", &1_u32, None).await.unwrap();
+    server.stop();
+    assert!(
+        cache.get::<u32>("k").await.is_err(),
+        "the failure that opens the circuit"
+    );
+    tokio::time::sleep(cooldown * 2).await;
+    assert!(
+        cache.get::<u32>("k").await.is_err(),
+        "a probe while Redis is down fails and reopens the circuit"
+    );
+    tokio::time::sleep(cooldown * 2).await;
+    server.restart();
+    tokio::time::sleep(cooldown * 2).await;
+    assert_eq!(
+        cache.get::<u32>("k").await.unwrap(),
+        None,
+        "the first probe after the restart answers (from the new, empty server)"
+    );
+    cache.set("k", &2_u32, None).await.unwrap();
+    assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(2));
+}

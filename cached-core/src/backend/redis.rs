@@ -399,7 +399,12 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let permit = self.breaker.admit().ok_or(Failure::Open)?;
-        let conn = self.connection.get().map_err(Failure::Setup)?;
+        let conn = if permit.is_probe() {
+            self.connection.renew()
+        } else {
+            self.connection.get()
+        }
+        .map_err(Failure::Setup)?;
         match op(conn).await {
             Ok(value) => {
                 if permit.succeeded() {

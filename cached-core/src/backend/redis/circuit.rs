@@ -131,6 +131,11 @@ fn nanos(duration: Duration) -> u64 {
 }
 
 impl Permit<'_> {
+    /// Whether this call is the probe of an open circuit.
+    pub(crate) fn is_probe(&self) -> bool {
+        self.probe
+    }
+
     /// The call reached the backend and got an answer. Returns whether this closed the
     /// circuit (the backend is back).
     pub(crate) fn succeeded(mut self) -> bool {

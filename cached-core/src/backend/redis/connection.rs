@@ -125,6 +125,15 @@ impl Connection {
         self.replace()
     }
 
+    /// A handle on a new connection, made now: for the circuit breaker's probe, which must
+    /// test the server as it is now. The connection it replaces may hold a reconnection
+    /// that failed while the server was down, which redis-rs would hand to the next call.
+    #[cold]
+    pub(crate) fn renew(&self) -> Result<Conn, BackendError> {
+        let _creating = self.creating.lock();
+        self.create()
+    }
+
     #[cold]
     fn replace(&self) -> Result<Conn, BackendError> {
         let _creating = self.creating.lock();
@@ -133,6 +142,12 @@ impl Connection {
         {
             return Ok(live.conn.clone());
         }
+        self.create()
+    }
+
+    /// Makes the connection on the current runtime and installs it; the caller holds
+    /// `creating`.
+    fn create(&self) -> Result<Conn, BackendError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             BackendError::new("the Redis backend must be called from within a tokio runtime")
         })?;
