@@ -301,6 +301,16 @@ impl Cache {
     /// type, or a string holding an integer in canonical decimal form (`"41"`, `"-7"`: no
     /// sign `+`, leading zero, `-0` or spaces, as Redis' `INCR` reads them), on every
     /// backend. Anything else, or a result that overflows `i64`, is [`Error::NotAnInteger`].
+    ///
+    /// # Counters in a bounded cache
+    ///
+    /// On a memory cache a counter is an entry like a cached value: each `incr` counts as a
+    /// use, so a counter in steady use outlives colder entries when `max_size` forces
+    /// evictions, but a cache whose working set outgrows `max_size` can still evict a
+    /// counter that goes unused for a while, and it then counts from 0 again. On Redis a
+    /// counter lives until it expires or Redis loses it (a restart without persistence, an
+    /// eviction under `maxmemory`). Keep counters that must never lose a count in a store
+    /// that keeps them.
     pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
         match self
             .invalidating_key(key, self.inner.store.incr(key, by))
