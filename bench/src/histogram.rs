@@ -52,6 +52,15 @@ impl Histogram {
         self.max = self.max.max(took);
     }
 
+    /// Adds the durations `other` counted.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
+
     /// How many durations were counted.
     pub fn count(&self) -> u64 {
         self.total

@@ -223,7 +223,8 @@ impl RedisCluster {
         cluster
     }
 
-    fn wait_until_ok(&self) {
+    /// Waits until every node reports `cluster_state:ok` (after a node restarted, say).
+    pub fn wait_until_ok(&self) {
         let started = Instant::now();
         loop {
             let ready = self
@@ -239,6 +240,11 @@ impl RedisCluster {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Node `index` (0 to 2), to stop or restart it.
+    pub fn node_mut(&mut self, index: usize) -> &mut RedisServer {
+        &mut self.nodes[index]
     }
 
     /// The URLs of the three nodes.
