@@ -362,3 +362,58 @@ async fn the_first_probe_after_a_restart_reaches_the_new_server() {
     cache.set("k", &2_u32, None).await.unwrap();
     assert_eq!(cache.get::<u32>("k").await.unwrap(), Some(2));
 }
+
+/// An invalidation Redis could not confirm (it was down, and comes back with its data) is
+/// not forgotten: until it is replayed, this process reads the key as missing and does not
+/// store loads of it, so that it never reads the value the invalidation replaced; once Redis
+/// answers again the invalidation is replayed and the key is cached as before.
+#[tokio::test]
+async fn an_unconfirmed_invalidation_hides_the_key_until_it_is_replayed() {
+    let mut server = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let cooldown = Duration::from_millis(200);
+    let cache = fragile_cache(&server, 1, cooldown);
+    cache.set("post:7", &"old", None).await.unwrap();
+    cache.set("post:8", &"old", None).await.unwrap();
+    server.stop();
+    assert!(
+        cache.delete("post:7").await.is_err(),
+        "Redis did not answer"
+    );
+    assert!(cache.delete_pattern("post:8*").await.is_err());
+    server.restart();
+    assert_eq!(
+        server.cli(&["GET", "post:7"]),
+        "\"old\"",
+        "Redis kept the value the invalidation replaced"
+    );
+    for key in ["post:7", "post:8"] {
+        assert_eq!(
+            cache.get::<String>(key).await.unwrap(),
+            None,
+            "{key} reads as missing"
+        );
+        let loaded = cache
+            .get_or_set(key, || async { "new".to_owned() }, None)
+            .await;
+        assert_eq!(
+            loaded, "new",
+            "{key} loads afresh instead of reading the old value"
+        );
+    }
+    let mut rounds = 0;
+    while server.cli(&["EXISTS", "post:7"]) != "0" || server.cli(&["EXISTS", "post:8"]) != "0" {
+        rounds += 1;
+        assert!(rounds < 200, "the invalidations were never replayed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = cache.get::<String>("other").await;
+    }
+    let loaded = cache
+        .get_or_set("post:7", || async { "newer".to_owned() }, None)
+        .await;
+    assert_eq!(loaded, "newer");
+    assert_eq!(
+        cache.get::<String>("post:7").await.unwrap().as_deref(),
+        Some("newer"),
+        "cached again once replayed"
+    );
+}

@@ -9,6 +9,7 @@ mod barrier;
 mod invalidate;
 mod load;
 mod lock_queues;
+mod unconfirmed;
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +29,7 @@ use crate::ttl::Ttl;
 
 use barrier::Barrier;
 use lock_queues::LockQueues;
+use unconfirmed::Unconfirmed;
 
 #[cfg(feature = "http")]
 pub(crate) use load::{Flown, Loaded, Ticket};
@@ -73,6 +75,8 @@ struct Inner {
     /// Custom backends only: serializes each fill with the invalidations of its key, which
     /// the other stores make atomic themselves.
     barrier: Option<Barrier>,
+    /// Invalidations the store has not confirmed yet.
+    unconfirmed: Unconfirmed,
 }
 
 impl fmt::Debug for Cache {
@@ -103,6 +107,7 @@ impl Cache {
                 flights: Flights::default(),
                 locks: LockQueues::default(),
                 barrier,
+                unconfirmed: Unconfirmed::default(),
             }),
         }
     }
@@ -128,6 +133,11 @@ impl Cache {
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
+        self.replay_soon();
+        if self.unconfirmed(key) {
+            self.count_lookup(key, false);
+            return Ok(None);
+        }
         match self.inner.store.get::<T>(key).await {
             Ok(lookup) => {
                 let value = self.decoded(key, lookup);
@@ -225,10 +235,11 @@ impl Cache {
 
     /// Removes `key`; returns whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        match self
+        let deleted = self
             .invalidating_key(key, self.inner.store.delete(key))
-            .await
-        {
+            .await;
+        self.unconfirmed_keys(&[key], &deleted);
+        match deleted {
             Ok(removed) => {
                 self.count_deletes(key, usize::from(removed));
                 Ok(removed)
@@ -240,10 +251,11 @@ impl Cache {
     /// Removes each of `keys`; returns how many existed.
     pub async fn delete_many<K: AsRef<str>>(&self, keys: &[K]) -> Result<usize> {
         let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
-        match self
+        let deleted = self
             .invalidating_keys(&keys, self.inner.store.delete_many(&keys))
-            .await
-        {
+            .await;
+        self.unconfirmed_keys(&keys, &deleted);
+        match deleted {
             Ok(removed) => {
                 self.count_deletes(&keys.join(" "), removed);
                 Ok(removed)
@@ -256,10 +268,11 @@ impl Cache {
     /// characters, `?` one character, `[abc]`/`[^a-z]` a class, `\` before any of them for
     /// the character itself. Returns how many keys were removed.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<usize> {
-        match self
+        let deleted = self
             .invalidating_pattern(pattern, self.inner.store.delete_pattern(pattern))
-            .await
-        {
+            .await;
+        self.unconfirmed_pattern(pattern, &deleted);
+        match deleted {
             Ok(removed) => {
                 self.count_deletes(pattern, removed);
                 Ok(removed)
@@ -270,9 +283,9 @@ impl Cache {
 
     /// Removes every key of this cache.
     pub async fn clear(&self) -> Result<()> {
-        self.invalidating_all(self.inner.store.clear())
-            .await
-            .map_err(|error| self.backend_error("clear", "*", error))?;
+        let cleared = self.invalidating_all(self.inner.store.clear()).await;
+        self.unconfirmed_clear(&cleared);
+        cleared.map_err(|error| self.backend_error("clear", "*", error))?;
         tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, "Cache CLEAR");
         Ok(())
     }
@@ -394,6 +407,10 @@ impl Cache {
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
+        self.replay_soon();
+        if self.unconfirmed(key) {
+            return None;
+        }
         match self.inner.store.get::<T>(key).await {
             Ok(lookup) => self.decoded(key, lookup),
             Err(error) => {

@@ -193,6 +193,15 @@ impl Store {
         }
     }
 
+    /// Whether a call made now would be refused at once (a Redis circuit is open).
+    pub(crate) fn refuses(&self) -> bool {
+        match self {
+            Store::Memory(_) | Store::Custom(_) => false,
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.refuses(),
+        }
+    }
+
     /// The in-process store, when this is one: it answers without awaiting.
     pub(crate) fn memory(&self) -> Option<&ValueStore> {
         match self {

@@ -99,10 +99,15 @@ impl RedisStore {
         }
     }
 
+    /// Whether the circuit refuses calls now.
+    pub(crate) fn refuses(&self) -> bool {
+        self.breaker.refuses()
+    }
+
     /// The bytes of `value`, unless the circuit refuses calls: checked first, so that a
     /// write Redis would not get costs no serialization.
     fn encode<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
-        if self.breaker.refuses() {
+        if self.refuses() {
             return Err(StoreError::Backend(BackendError::Unavailable));
         }
         codec::encode(value).map_err(StoreError::Encode)

@@ -57,6 +57,7 @@ impl Cache {
         detach(&self.inner.flights);
         let result = op.await;
         detach(&self.inner.flights);
+        self.replay_soon();
         result
     }
 }

@@ -348,7 +348,12 @@ impl Cache {
         Fut: Future<Output = Loaded<S, O>>,
     {
         flight.advance(Phase::Looking);
-        let lease = match self.inner.store.claim::<T, S>(key, accept).await {
+        let claim = if self.unconfirmed(key) {
+            Claim::Load(Lease::Denied)
+        } else {
+            self.inner.store.claim::<T, S>(key, accept).await
+        };
+        let lease = match claim {
             Claim::Found(value) => {
                 flight.advance(Phase::Closed);
                 self.inner.flights.retire(key, flight);
