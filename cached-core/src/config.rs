@@ -183,6 +183,13 @@ impl CacheConfig {
     ///   discovered). `delete_many` sends one `UNLINK` split by slot; `delete_pattern` and
     ///   `clear` scan every primary. All nodes share one password and database 0.
     ///
+    /// - **Invalidations during an outage.** A `delete`, `delete_many`, `delete_pattern` or
+    ///   `clear` (or an `#[invalidates]`) that Redis does not confirm returns (or logs) its
+    ///   error, and is remembered: until it is replayed, this process reads the keys it
+    ///   covers as missing and stores no loads of them, so it never reads the value it
+    ///   replaced, even from a Redis that comes back with its data. It is replayed once
+    ///   Redis answers again (up to 100,000 keys are remembered). Other processes may read
+    ///   those values until then.
     /// - **Leases.** A load on a miss (`get_or_set`, `#[cached]`, the HTTP layer) first puts
     ///   a lease in the key's place (for `lease_ttl`, default 10 s) and stores its value only
     ///   by a compare-and-set on that lease. Any deletion or write of the key, by any process
