@@ -138,3 +138,216 @@ async fn loads_racing_another_process_invalidations_store_nothing_stale() {
         "the races' keys spread over every primary: {counts:?}"
     );
 }
+
+/// A killed primary costs only its own slots: each primary has its own circuit, so while
+/// the dead one times out and then fails fast, keys on the healthy primaries keep hitting;
+/// once its replica is promoted, the slot map moves its slots to a fresh circuit and they
+/// hit again. (The cluster runs with `cluster-require-full-coverage no`: otherwise Redis
+/// itself refuses every command from when it declares the primary failed until a replica
+/// takes over; `BENCHMARKS.md` has the figures of both.) Measured: the hit ratio of each
+/// group of keys while the primary is down, and how long its keys took to hit again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_primary_costs_only_its_own_slots() {
+    let (healthy_hits, healthy_calls) = kill_a_primary(false).await;
+    assert!(
+        healthy_calls > 100,
+        "the healthy keys were read while the primary was down"
+    );
+    assert!(
+        healthy_hits * 100 >= healthy_calls * 95,
+        "healthy primaries' keys hit only {healthy_hits} of {healthy_calls} while one primary was down"
+    );
+}
+
+/// The same with Redis' default `cluster-require-full-coverage yes`, measured for
+/// `BENCHMARKS.md`: `cargo test -p cached-tests --test cluster full_coverage -- --ignored
+/// --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md; the test above runs with partial coverage"]
+async fn a_killed_primary_under_full_coverage() {
+    let (hits, calls) = kill_a_primary(true).await;
+    assert!(calls > 0);
+    eprintln!("healthy keys under full coverage: {hits} of {calls}");
+}
+
+/// Kills a primary of a 6-node cluster under load; returns the healthy primaries' keys'
+/// hits and calls from the kill to the replica's promotion.
+async fn kill_a_primary(full_coverage: bool) -> (usize, usize) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use cached_core::CacheConfig;
+    use tokio::sync::Mutex;
+
+    let mut cluster = RedisCluster::start_with_replicas(full_coverage);
+    let timeout = Duration::from_millis(300);
+    let cache = Cache::new(
+        "failover",
+        &CacheConfig::redis_cluster(&cluster.urls())
+            .with_connect_timeout(timeout)
+            .with_response_timeout(timeout),
+    )
+    .unwrap();
+    let all = keys(300);
+    fill(&cache, &all).await;
+    let owners: Vec<u16> = all.iter().map(|key| cluster.primary_of(0, key)).collect();
+    let victim_port = owners[0];
+    let victim = cluster
+        .nodes()
+        .iter()
+        .position(|node| node.port() == victim_port)
+        .unwrap();
+    let survivor = (0..cluster.nodes().len())
+        .find(|&i| cluster.nodes()[i].port() != victim_port && i != victim)
+        .unwrap();
+    let on_victim: Vec<bool> = owners.iter().map(|&port| port == victim_port).collect();
+    assert!(on_victim.iter().any(|&v| v) && on_victim.iter().any(|&v| !v));
+
+    // Four tasks read every key in turn; each call is recorded: when, which group, hit.
+    let calls = Arc::new(Mutex::new(Vec::<(Instant, bool, bool)>::new()));
+    let running = Arc::new(AtomicBool::new(true));
+    let tasks: Vec<_> = (0..4)
+        .map(|task| {
+            let (cache, all, on_victim, calls, running) = (
+                cache.clone(),
+                all.clone(),
+                on_victim.clone(),
+                calls.clone(),
+                running.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = task * 75;
+                while running.load(Ordering::SeqCst) {
+                    let key = &all[i % all.len()];
+                    let loaded = AtomicBool::new(false);
+                    let value: String = cache
+                        .get_or_set(
+                            key,
+                            || async {
+                                loaded.store(true, Ordering::SeqCst);
+                                key.clone()
+                            },
+                            None,
+                        )
+                        .await;
+                    assert_eq!(&value, key, "a wrong value");
+                    let hit = !loaded.load(Ordering::SeqCst);
+                    calls
+                        .lock()
+                        .await
+                        .push((Instant::now(), on_victim[i % all.len()], hit));
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let killed = Instant::now();
+    cluster.node_mut(victim).stop();
+    // The victim's replica takes over: wait until the survivor sees a primary serving the
+    // victim's first key on another port.
+    let promoted = loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let port = tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(|| cluster.primary_of(survivor, &all[0])).ok()
+        });
+        if port.is_some_and(|port| port != victim_port) {
+            break Instant::now();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no replica was promoted"
+        );
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    running.store(false, Ordering::SeqCst);
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let calls = calls.lock().await;
+    let ratio = |victim: bool| {
+        let window: Vec<bool> = calls
+            .iter()
+            .filter(|(at, on, _)| *at > killed && *at < promoted && *on == victim)
+            .map(|(_, _, hit)| *hit)
+            .collect();
+        let hits = window.iter().filter(|hit| **hit).count();
+        (hits, window.len())
+    };
+    let (healthy_hits, healthy_calls) = ratio(false);
+    let (victim_hits, victim_calls) = ratio(true);
+    let back = calls
+        .iter()
+        .filter(|(at, on, hit)| *at > promoted && *on && *hit)
+        .map(|(at, _, _)| *at - killed)
+        .min();
+    eprintln!(
+        "killed primary: promoted after {:.2} s; while down, healthy primaries' keys hit {healthy_hits} of {healthy_calls}, the dead primary's {victim_hits} of {victim_calls}; its keys hit again {:.2} s after the kill",
+        (promoted - killed).as_secs_f64(),
+        back.map_or(f64::NAN, |b| b.as_secs_f64())
+    );
+    assert!(back.is_some(), "the dead primary's keys never hit again");
+    (healthy_hits, healthy_calls)
+}
+
+/// Commands that span the primaries skip one whose node is down (after its first timeout,
+/// at once), do their work on the others, and name it in the error they return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_across_nodes_skip_a_dead_primary_and_name_it() {
+    use cached_core::{BackendError, CacheConfig, Error};
+
+    let mut cluster = RedisCluster::start_partial();
+    let timeout = Duration::from_millis(300);
+    let cache = Cache::new(
+        "spanning",
+        &CacheConfig::redis_cluster(&cluster.urls())
+            .with_connect_timeout(timeout)
+            .with_response_timeout(timeout),
+    )
+    .unwrap();
+    let all = keys(300);
+    fill(&cache, &all).await;
+    let dead_port = cluster.nodes()[0].port();
+    let on_dead: Vec<bool> = all
+        .iter()
+        .map(|key| cluster.primary_of(1, key) == dead_port)
+        .collect();
+    cluster.node_mut(0).stop();
+    let dead = format!("127.0.0.1:{dead_port}");
+    let partial = |result: cached_core::Result<usize>| match result {
+        Err(Error::Backend {
+            source: BackendError::Partial { done, unreachable },
+            ..
+        }) => (done, unreachable),
+        other => panic!("expected a partial result, got {other:?}"),
+    };
+
+    let (done, unreachable) = partial(cache.delete_many(&all[..100]).await);
+    assert_eq!(unreachable, [dead.clone()]);
+    let alive_in_first = on_dead[..100].iter().filter(|&&d| !d).count();
+    assert_eq!(
+        done, alive_in_first,
+        "every key on the live primaries removed"
+    );
+    assert_eq!(cache.open_circuits(), [dead.clone()]);
+
+    let (done, unreachable) = partial(cache.delete_pattern("item:*").await);
+    assert_eq!(unreachable, [dead.clone()]);
+    assert_eq!(done, on_dead[100..].iter().filter(|&&d| !d).count());
+    for (key, &dead) in all.iter().zip(&on_dead).filter(|(_, d)| !**d) {
+        assert!(
+            !cache.exists(key).await.unwrap(),
+            "{key} removed (dead: {dead})"
+        );
+    }
+    assert!(matches!(
+        cache.clear().await,
+        Err(Error::Backend {
+            source: BackendError::Partial { .. },
+            ..
+        })
+    ));
+}

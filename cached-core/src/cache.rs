@@ -379,6 +379,13 @@ impl Cache {
         }
     }
 
+    /// The Redis nodes (`host:port`) whose circuit breaker is open now, refusing calls for
+    /// the keys they serve; empty while every node answers, and on other backends. On a
+    /// cluster each primary has its own circuit, so a failing node costs only its slots.
+    pub fn open_circuits(&self) -> Vec<String> {
+        self.inner.store.open_circuits()
+    }
+
     /// This cache's counters.
     pub fn stats(&self) -> CacheStats {
         self.inner.stats.snapshot()

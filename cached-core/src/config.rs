@@ -145,11 +145,11 @@ impl CacheConfig {
     ///
     /// # Redis caches
     ///
-    /// - **Connection.** One multiplexed connection per cache (redis-rs `ConnectionManager`,
-    ///   or one `cluster_async` connection for a cluster), made on first use and remade when
-    ///   it breaks; no pool. It serves every tokio runtime of the process: when the runtime
-    ///   that made it is dropped, the next call makes a new one on its own runtime. Calls
-    ///   must come from within a tokio runtime.
+    /// - **Connection.** One multiplexed connection per cache (redis-rs `ConnectionManager`),
+    ///   or on a cluster one per primary, made on first use and remade when it breaks; no
+    ///   pool. It serves every tokio runtime of the process: when the runtime that made it is
+    ///   dropped, the next call makes a new one on its own runtime. Calls must come from
+    ///   within a tokio runtime.
     /// - **Timeouts.** `connect_timeout` (default 250 ms) bounds a connection attempt and
     ///   `response_timeout` (default 100 ms) a reply; a timed-out call fails with
     ///   [`BackendError::Timeout`](crate::BackendError::Timeout).
@@ -180,9 +180,18 @@ impl CacheConfig {
     ///   `"-7"`; not `" 41"`, `"+41"`, `"041"` or `"-0"`), as the memory backend does. A
     ///   missing key starts at 0 with no expiry; an existing key keeps its expiry.
     /// - **Cluster.** Give `nodes` instead of `url` (a few nodes suffice; the rest are
-    ///   discovered). `delete_many` sends one `UNLINK` split by slot; `delete_pattern` and
-    ///   `clear` scan every primary. All nodes share one password and database 0.
-    ///
+    ///   discovered from `CLUSTER SLOTS`, fetched on first use, when a node answers that a
+    ///   slot moved, and every 250 ms while a node's circuit is open). Each primary has its
+    ///   own circuit breaker and connection, so a dead or slow node fails its own slots open
+    ///   while the others answer at full speed; after a failover its slots move to the
+    ///   promoted replica and its fresh circuit. `delete_many`, `delete_pattern` and `clear`
+    ///   skip a primary whose circuit is open and return
+    ///   [`BackendError::Partial`](crate::BackendError::Partial) naming it (the invalidation
+    ///   is then replayed later, see above); [`Cache::open_circuits`](crate::Cache::open_circuits)
+    ///   names the nodes whose circuit is open. Redis itself refuses every command
+    ///   (`CLUSTERDOWN`) from when it declares a primary failed until a replica takes over,
+    ///   unless the cluster runs with `cluster-require-full-coverage no`, which a cache
+    ///   cluster should. All nodes share one password and database 0.
     /// - **Invalidations during an outage.** A `delete`, `delete_many`, `delete_pattern` or
     ///   `clear` (or an `#[invalidates]`) that Redis does not confirm returns (or logs) its
     ///   error, and is remembered: until it is replayed, this process reads the keys it

@@ -93,6 +93,15 @@ pub enum BackendError {
     /// `incr`/`decr` found a value that is not an integer, or the result would overflow.
     #[error("the value is not an integer or is out of range")]
     NotAnInteger,
+    /// A command spanning a Redis Cluster's nodes (`delete_many`, `delete_pattern`,
+    /// `clear`) was done on some of them only: the others could not be reached.
+    #[error("nodes {unreachable:?} could not be reached; {done} keys removed on the others")]
+    Partial {
+        /// Keys removed on the nodes reached.
+        done: usize,
+        /// The nodes not reached, `host:port`.
+        unreachable: Vec<String>,
+    },
 }
 
 impl BackendError {

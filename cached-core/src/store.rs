@@ -193,6 +193,15 @@ impl Store {
         }
     }
 
+    /// The nodes whose circuit is open now (Redis only).
+    pub(crate) fn open_circuits(&self) -> Vec<String> {
+        match self {
+            Store::Memory(_) | Store::Custom(_) => Vec::new(),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.open_circuits(),
+        }
+    }
+
     /// Whether a call made now would be refused at once (a Redis circuit is open).
     pub(crate) fn refuses(&self) -> bool {
         match self {

@@ -191,28 +191,50 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts three cluster-enabled servers and joins them with `redis-cli --cluster create`.
     pub fn start() -> Self {
-        let nodes: Vec<RedisServer> = (0..3)
+        Self::start_nodes(3, 0, 2_000, &[])
+    }
+
+    /// Starts three primaries without replicas that keep serving their slots when one of
+    /// them is down (`cluster-require-full-coverage no`).
+    pub fn start_partial() -> Self {
+        Self::start_nodes(3, 0, 2_000, &["--cluster-require-full-coverage", "no"])
+    }
+
+    /// Starts six servers, three primaries each with a replica, with a node timeout of one
+    /// second: a killed primary's replica takes over its slots within a few seconds. With
+    /// `full_coverage` false (`cluster-require-full-coverage no`), the other primaries keep
+    /// serving their slots meanwhile; with it true (Redis' default), every node refuses every
+    /// command (`CLUSTERDOWN`) from when the cluster declares the primary failed until a
+    /// replica takes over.
+    pub fn start_with_replicas(full_coverage: bool) -> Self {
+        let coverage = if full_coverage { "yes" } else { "no" };
+        Self::start_nodes(6, 1, 1_000, &["--cluster-require-full-coverage", coverage])
+    }
+
+    fn start_nodes(count: usize, replicas: usize, node_timeout_ms: u32, extra: &[&str]) -> Self {
+        let node_timeout = node_timeout_ms.to_string();
+        let nodes: Vec<RedisServer> = (0..count)
             .map(|_| {
-                RedisServer::start_on(
-                    free_port(true),
-                    &[
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "2000",
-                    ],
-                )
+                let mut args = vec![
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    &node_timeout,
+                ];
+                args.extend_from_slice(extra);
+                RedisServer::start_on(free_port(true), &args)
             })
             .collect();
         let addresses: Vec<String> = nodes
             .iter()
             .map(|node| format!("127.0.0.1:{}", node.port))
             .collect();
+        let replicas = replicas.to_string();
         let mut args = vec!["--cluster", "create"];
         args.extend(addresses.iter().map(String::as_str));
-        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        args.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
         let output = run_cli(&args);
         assert!(
             output.contains("All 16384 slots covered"),
@@ -242,9 +264,42 @@ impl RedisCluster {
         }
     }
 
-    /// Node `index` (0 to 2), to stop or restart it.
+    /// Node `index`, to stop or restart it.
     pub fn node_mut(&mut self, index: usize) -> &mut RedisServer {
         &mut self.nodes[index]
+    }
+
+    /// The nodes, in the order they were started.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The port of the primary serving `key` now, asked of node `ask` (`CLUSTER KEYSLOT`,
+    /// then `CLUSTER SLOTS`).
+    pub fn primary_of(&self, ask: usize, key: &str) -> u16 {
+        let node = &self.nodes[ask];
+        let slot: u16 = node
+            .cli(&["CLUSTER", "KEYSLOT", key])
+            .parse()
+            .expect("a slot");
+        let slots = node.cli(&["CLUSTER", "SLOTS"]);
+        let numbers: Vec<&str> = slots.lines().collect();
+        // `redis-cli` prints each range as start, end, then host, port, id of its primary.
+        let mut at = 0;
+        while at + 4 < numbers.len() {
+            if let (Ok(start), Ok(end)) =
+                (numbers[at].parse::<u16>(), numbers[at + 1].parse::<u16>())
+                && numbers[at + 2].contains('.')
+            {
+                if (start..=end).contains(&slot) {
+                    return numbers[at + 3].parse().expect("a port");
+                }
+                at += 4;
+            } else {
+                at += 1;
+            }
+        }
+        panic!("no primary serves slot {slot}: {slots}")
     }
 
     /// The URLs of the three nodes.

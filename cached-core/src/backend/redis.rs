@@ -1,5 +1,6 @@
 //! The Redis store: one server through a redis-rs `ConnectionManager`, or a Redis Cluster
-//! through `cluster_async`, behind a circuit breaker.
+//! through one per primary, routed by the cache's own slot map (see `redis/connection.rs`),
+//! each node behind a circuit breaker of its own (`redis/circuits.rs`).
 //!
 //! Values are encoded by the codec (JSON), keys carry the cache's `key_prefix`. Each method
 //! is one command or one Lua script except `delete_pattern`, which walks `SCAN MATCH COUNT`
@@ -7,7 +8,9 @@
 //! Loads claim their key with a lease (see `redis/lease.rs`), which the scripts that answer
 //! for values treat as an absent key.
 
+mod call;
 mod circuit;
+mod circuits;
 mod cluster;
 mod connection;
 mod failure;
@@ -16,15 +19,12 @@ mod scripts;
 mod settings;
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::time::Duration;
 
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
-use redis::{Cmd, FromRedisValue, RedisResult, Value, cmd};
+use redis::{Value, cmd};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::LOG_TARGET;
 use crate::codec;
 use crate::error::BackendError;
 use crate::glob;
@@ -32,10 +32,10 @@ use crate::key;
 use crate::outcome::{Filled, Lookup, StoreError};
 use crate::ttl::Ttl;
 
-use circuit::{Breaker, Tripped};
-use cluster::{Node, cluster_primaries};
-use connection::{Conn, Connection};
-use failure::{Failure, not_an_integer, overflowed, unreachable};
+use call::Via;
+use circuits::Circuits;
+use connection::Connections;
+use failure::{Failure, not_an_integer, overflowed};
 
 pub(crate) use settings::build;
 
@@ -59,8 +59,8 @@ pub(crate) struct Leases {
 pub(crate) struct RedisStore {
     cache: String,
     prefix: String,
-    connection: Connection,
-    breaker: Breaker,
+    connections: Connections,
+    circuits: Circuits,
     response_timeout: Duration,
     leases: Leases,
 }
@@ -80,7 +80,7 @@ impl RedisStore {
         let key = self.key(key);
         let key: &str = &key;
         let reply = self
-            .call(|mut conn| async move {
+            .call(Via::Key(key), |mut conn| async move {
                 cmd("GET")
                     .arg(key)
                     .query_async::<Option<Vec<u8>>>(&mut conn)
@@ -99,15 +99,26 @@ impl RedisStore {
         }
     }
 
-    /// Whether the circuit refuses calls now.
+    /// Whether calls are refused now as a whole (the server's circuit, or a cluster's while
+    /// no slot map is known, is open).
     pub(crate) fn refuses(&self) -> bool {
-        self.breaker.refuses()
+        self.circuits.for_slot(None).breaker.refuses()
     }
 
-    /// The bytes of `value`, unless the circuit refuses calls: checked first, so that a
-    /// write Redis would not get costs no serialization.
-    fn encode<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>, StoreError> {
-        if self.refuses() {
+    /// The nodes whose circuit is open now.
+    pub(crate) fn open_circuits(&self) -> Vec<String> {
+        self.circuits.open()
+    }
+
+    /// The bytes of `value` for `key`, unless the key's circuit refuses calls: checked
+    /// first, so that a write Redis would not get costs no serialization.
+    fn encode<T: ?Sized + Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+        if self
+            .circuits
+            .for_key(self.key(key).as_bytes())
+            .breaker
+            .refuses()
+        {
             return Err(StoreError::Backend(BackendError::Unavailable));
         }
         codec::encode(value).map_err(StoreError::Encode)
@@ -121,10 +132,12 @@ impl RedisStore {
         value: &T,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let bytes = self.encode(value)?;
+        let bytes = self.encode(key, value)?;
+        let key = self.key(key);
         self.query::<Value>(
+            Via::Key(&key),
             cmd("SET")
-                .arg(&*self.key(key))
+                .arg(&*key)
                 .arg(bytes)
                 .arg("PX")
                 .arg(ttl_millis(ttl)),
@@ -141,7 +154,7 @@ impl RedisStore {
         value: &T,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let bytes = self.encode(value)?;
+        let bytes = self.encode(key, value)?;
         let ttl = ttl_millis(ttl);
         self.script::<i64>(&scripts::SET_NX, key, |invocation| {
             invocation.arg(&bytes).arg(ttl);
@@ -152,49 +165,78 @@ impl RedisStore {
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        self.query::<u64>(cmd("UNLINK").arg(&*self.key(key)))
+        let key = self.key(key);
+        self.query::<u64>(Via::Key(&key), cmd("UNLINK").arg(&*key))
             .await
             .map(|removed| removed > 0)
     }
 
-    /// One `UNLINK` for every key; on a cluster, redis-rs splits it by slot and sends the
-    /// parts to their nodes concurrently.
+    /// One `UNLINK` for every key; on a cluster, one per hash slot (a command's keys must
+    /// share one), skipping the primaries whose circuit is open, and
+    /// [`BackendError::Partial`] naming them.
     pub(crate) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let mut unlink = cmd("UNLINK");
+        let keys: Vec<Cow<'_, str>> = keys.iter().map(|key| self.key(key)).collect();
+        self.unlink(keys.iter().map(|key| key.as_bytes())).await
+    }
+
+    /// Unlinks `keys` (prefixed): see [`delete_many`](RedisStore::delete_many).
+    async fn unlink<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k [u8]>,
+    ) -> Result<usize, BackendError> {
+        let mut by_slot: Vec<(u16, Vec<&[u8]>)> = Vec::new();
+        let cluster = matches!(self.connections, Connections::Cluster(_));
         for key in keys {
-            unlink.arg(&*self.key(key));
+            let slot = if cluster { cluster::slot(key) } else { 0 };
+            match by_slot.iter_mut().find(|(held, _)| *held == slot) {
+                Some((_, group)) => group.push(key),
+                None => by_slot.push((slot, vec![key])),
+            }
         }
-        self.query::<usize>(&unlink).await
+        let mut partial = Partial::default();
+        for (slot, group) in by_slot {
+            let mut unlink = cmd("UNLINK");
+            for key in &group {
+                unlink.arg(*key);
+            }
+            let via = if cluster { Via::Slot(slot) } else { Via::Any };
+            let result = self.query::<usize>(via, &unlink).await;
+            partial.add(result, || self.circuits.for_slot(Some(slot)).node.clone())?;
+        }
+        partial.finish()
     }
 
     /// Unlinks every key matching `pattern` under the cache's prefix (escaped, so that only
     /// its literal text matches), walking each primary's keyspace with `SCAN`. What `SCAN`
     /// returns is matched again without the prefix: Redis matches the empty key only at the
     /// start of a key, so under a prefix `**` would take the key `""`, which it does not
-    /// match on its own (nor on the memory backend).
+    /// match on its own (nor on the memory backend). A cluster primary whose circuit is open
+    /// is skipped, and named in [`BackendError::Partial`].
     pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
         let unprefixed = glob::Pattern::new(pattern);
         let pattern = key::prefixed_pattern(&self.prefix, pattern);
-        let mut removed = 0;
-        for node in self.primaries().await? {
-            removed += self.unlink_matching(&node, &pattern, &unprefixed).await?;
+        let mut partial = Partial::default();
+        for (node, slot) in self.primaries() {
+            let result = self.unlink_matching(slot, &pattern, &unprefixed).await;
+            partial.add(result, || node)?;
         }
-        Ok(removed)
+        partial.finish()
     }
 
     /// Removes the cache's keys: those under its prefix, or, without a prefix, every key of
     /// its database (`FLUSHDB ASYNC`, on every primary of a cluster).
     pub(crate) async fn clear(&self) -> Result<(), BackendError> {
-        if self.prefix.is_empty() {
-            return self
-                .query::<Value>(cmd("FLUSHDB").arg("ASYNC"))
-                .await
-                .map(drop);
+        if !self.prefix.is_empty() {
+            return self.delete_pattern("*").await.map(drop);
         }
-        self.delete_pattern("*").await.map(drop)
+        let mut partial = Partial::default();
+        for (node, slot) in self.primaries() {
+            let result = self
+                .query::<Value>(via(slot), cmd("FLUSHDB").arg("ASYNC"))
+                .await;
+            partial.add(result.map(|_| 0), || node)?;
+        }
+        partial.finish().map(drop)
     }
 
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
@@ -219,7 +261,7 @@ impl RedisStore {
         let prefixed = self.key(key);
         let prefixed: &str = &prefixed;
         let plain = self
-            .call(|mut conn| async move {
+            .call(Via::Key(prefixed), |mut conn| async move {
                 cmd("INCRBY")
                     .arg(prefixed)
                     .arg(by)
@@ -229,7 +271,7 @@ impl RedisStore {
             .await;
         let result = match plain {
             Err(Failure::Redis(error)) if not_an_integer(&error) => {
-                self.call(|mut conn| async move {
+                self.call(Via::Key(prefixed), |mut conn| async move {
                     scripts::INCR_QUOTED
                         .key(prefixed)
                         .arg(by)
@@ -275,7 +317,7 @@ impl RedisStore {
         ttl: Duration,
         marker: &[u8],
     ) -> Result<Filled, StoreError> {
-        let bytes = self.encode(value)?;
+        let bytes = self.encode(key, value)?;
         let ttl = ttl_millis(ttl);
         let stored: i64 = self
             .script(&scripts::FILL, key, |invocation| {
@@ -305,18 +347,23 @@ impl RedisStore {
         }
     }
 
-    /// The nodes to scan: the server itself, or one slot owned by each cluster primary.
-    async fn primaries(&self) -> Result<Vec<Node>, BackendError> {
-        if !self.connection.is_cluster() {
-            return Ok(vec![Node::Server]);
+    /// The nodes to scan, by name: the server itself, or each cluster primary with a slot it
+    /// serves (through which redis-rs routes to it).
+    fn primaries(&self) -> Vec<(String, Option<u16>)> {
+        match self.circuits.routes() {
+            Some(routes) => routes
+                .map
+                .primaries()
+                .into_iter()
+                .map(|(node, slot)| (node.to_owned(), Some(slot)))
+                .collect(),
+            None => vec![(self.circuits.for_slot(None).node.clone(), None)],
         }
-        let slots: Value = self.query(cmd("CLUSTER").arg("SLOTS")).await?;
-        cluster_primaries(slots).map_err(BackendError::new)
     }
 
     async fn unlink_matching(
         &self,
-        node: &Node,
+        slot: Option<u16>,
         pattern: &str,
         unprefixed: &glob::Pattern<'_>,
     ) -> Result<usize, BackendError> {
@@ -329,17 +376,13 @@ impl RedisStore {
                 .arg(pattern)
                 .arg("COUNT")
                 .arg(SCAN_COUNT);
-            let (next, mut keys): (u64, Vec<Vec<u8>>) = self.query_on(node, scan).await?;
+            let (next, mut keys): (u64, Vec<Vec<u8>>) = self.query(via(slot), &scan).await?;
             keys.retain(|key| {
                 key.strip_prefix(self.prefix.as_bytes())
                     .is_some_and(|rest| unprefixed.matches_bytes(rest))
             });
             if !keys.is_empty() {
-                let mut unlink = cmd("UNLINK");
-                for key in &keys {
-                    unlink.arg(key.as_slice());
-                }
-                removed += self.query::<usize>(&unlink).await?;
+                removed += self.unlink(keys.iter().map(Vec::as_slice)).await?;
             }
             if next == 0 {
                 return Ok(removed);
@@ -347,105 +390,11 @@ impl RedisStore {
             cursor = next;
         }
     }
+}
 
-    async fn query_on<T: FromRedisValue>(
-        &self,
-        node: &Node,
-        command: Cmd,
-    ) -> Result<T, BackendError> {
-        let slot = match node {
-            Node::Server => return self.query(&command).await,
-            Node::Slot(slot) => *slot,
-        };
-        self.call(|conn| async move {
-            let reply = match conn {
-                Conn::Cluster(mut cluster) => {
-                    let route = Route::new(slot, SlotAddr::Master);
-                    let routing =
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                    cluster.route_command(command, routing).await?
-                }
-                mut single => command.query_async(&mut single).await?,
-            };
-            Ok(redis::from_redis_value(reply)?)
-        })
-        .await
-        .map_err(|failure| self.backend_error(failure))
-    }
-
-    /// Runs `script` on `key` (prefixed), with the arguments `args` adds.
-    async fn script<T: FromRedisValue>(
-        &self,
-        script: &redis::Script,
-        key: &str,
-        args: impl FnOnce(&mut redis::ScriptInvocation<'_>),
-    ) -> Result<T, BackendError> {
-        let key = self.key(key);
-        let mut invocation = script.key(&*key);
-        args(&mut invocation);
-        let invocation = &invocation;
-        self.call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-            .await
-            .map_err(|failure| self.backend_error(failure))
-    }
-
-    async fn query<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, BackendError> {
-        self.call(|mut conn| async move { command.query_async(&mut conn).await })
-            .await
-            .map_err(|failure| self.backend_error(failure))
-    }
-
-    /// Runs `op` on the connection unless the circuit is open, and tells the breaker how it
-    /// went: an error reply is an answer (the server is up), a connection failure or a
-    /// timeout is not.
-    async fn call<T, F, Fut>(&self, op: F) -> Result<T, Failure>
-    where
-        F: FnOnce(Conn) -> Fut,
-        Fut: Future<Output = RedisResult<T>>,
-    {
-        let permit = self.breaker.admit().ok_or(Failure::Open)?;
-        let conn = if permit.is_probe() {
-            self.connection.renew()
-        } else {
-            self.connection.get()
-        }
-        .map_err(Failure::Setup)?;
-        match op(conn).await {
-            Ok(value) => {
-                if permit.succeeded() {
-                    tracing::info!(target: LOG_TARGET, cache = %self.cache, "Redis answers again; circuit closed");
-                }
-                Ok(value)
-            }
-            Err(error) if unreachable(&error) => {
-                match permit.failed(error.is_timeout()) {
-                    Tripped::Opened => {
-                        tracing::error!(target: LOG_TARGET, cache = %self.cache, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
-                    }
-                    Tripped::Reopened => {
-                        tracing::warn!(target: LOG_TARGET, cache = %self.cache, %error, "Redis still unreachable; circuit stays open");
-                    }
-                    Tripped::No => {}
-                }
-                Err(Failure::Redis(error))
-            }
-            Err(error) => {
-                permit.succeeded();
-                Err(Failure::Redis(error))
-            }
-        }
-    }
-
-    fn backend_error(&self, failure: Failure) -> BackendError {
-        match failure {
-            Failure::Open => BackendError::Unavailable,
-            Failure::Setup(error) => error,
-            Failure::Redis(error) if error.is_timeout() => {
-                BackendError::Timeout(self.response_timeout)
-            }
-            Failure::Redis(error) => BackendError::new(error),
-        }
-    }
+/// The route of a call to one node: through one of its slots on a cluster.
+fn via(slot: Option<u16>) -> Via<'static> {
+    slot.map_or(Via::Any, Via::Slot)
 }
 
 /// A TTL in whole milliseconds, rounded up so that a sub-millisecond TTL still expires
@@ -465,4 +414,54 @@ mod tests {
         assert_eq!(ttl_millis(Duration::from_secs(300)), 300_000);
         assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MS as u64);
     }
+}
+
+/// The outcome of a command sent to several nodes: what the reachable ones did, and which
+/// could not be reached (their circuit was open, or they failed to answer).
+#[derive(Default)]
+struct Partial {
+    done: usize,
+    unreachable: Vec<String>,
+}
+
+impl Partial {
+    /// Adds one node's result; an error other than the node being out of reach is returned
+    /// at once.
+    fn add(
+        &mut self,
+        result: Result<usize, BackendError>,
+        node: impl FnOnce() -> String,
+    ) -> Result<(), BackendError> {
+        match result {
+            Ok(done) => self.done += done,
+            Err(BackendError::Unavailable | BackendError::Timeout(_)) => self.missed(node()),
+            Err(BackendError::Failed(error)) if is_unreachable(&*error) => self.missed(node()),
+            Err(error) => return Err(error),
+        }
+        Ok(())
+    }
+
+    fn missed(&mut self, node: String) {
+        if !self.unreachable.contains(&node) {
+            self.unreachable.push(node);
+        }
+    }
+
+    fn finish(self) -> Result<usize, BackendError> {
+        if self.unreachable.is_empty() {
+            Ok(self.done)
+        } else {
+            Err(BackendError::Partial {
+                done: self.done,
+                unreachable: self.unreachable,
+            })
+        }
+    }
+}
+
+/// Whether a failure wraps a Redis error that means the node could not be reached.
+fn is_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<redis::RedisError>()
+        .is_some_and(failure::unreachable)
 }

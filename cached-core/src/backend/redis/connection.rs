@@ -1,24 +1,32 @@
-//! The one connection of a Redis cache: a redis-rs `ConnectionManager` (one server) or a
-//! `cluster_async::ClusterConnection` (Redis Cluster), created on first use, never while
-//! configuring, and replaced when the tokio runtime it was created on has gone.
+//! The connections of a Redis cache: a redis-rs `ConnectionManager` to the one server, or on
+//! a Redis Cluster one per primary, each created on first use (never while configuring) and
+//! replaced when the tokio runtime it was created on has gone.
 //!
-//! Both connections run their I/O in tasks on the runtime that created them. A test suite
-//! (or a program) may drop that runtime and go on with another; the connection's tasks die
-//! with it. So every connection carries a liveness token held by a task on its runtime: when
-//! the runtime drops the task, the token goes, and the next call builds a fresh connection on
+//! A cluster gets a connection per node rather than redis-rs' cluster client: that client
+//! serves every node from one task, and while it recovers from a failed node (it refreshes
+//! its slots and reconnects to every node, the dead one included) every request waits, on
+//! every node. With a connection per node, routed by the cache's own slot map (see
+//! `circuits.rs`), a dead node costs only the calls for its own slots.
+//!
+//! Connections run their I/O in tasks on the runtime that created them. A test suite (or a
+//! program) may drop that runtime and go on with another; the connection's tasks die with
+//! it. So every connection carries a liveness token held by a task on its runtime: when the
+//! runtime drops the task, the token goes, and the next call builds a fresh connection on
 //! the caller's runtime instead of failing on the dead one.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use parking_lot::Mutex;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::{ClusterClient, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::{Client, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+use parking_lot::{Mutex, RwLock};
+use redis::Client;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::error::BackendError;
+
+/// A handle on a live connection, cheap to clone (a reference count).
+pub(crate) type Conn = ConnectionManager;
 
 /// How long connection attempts and replies may take.
 #[derive(Clone, Copy, Debug)]
@@ -30,46 +38,12 @@ pub(crate) struct Timeouts {
 /// Where the cache's data lives.
 #[allow(
     clippy::large_enum_variant,
-    reason = "one per cache, read only when a connection is made"
+    reason = "one per cache, read once to make its connections"
 )]
 pub(crate) enum Target {
     Single(Client),
-    Cluster(ClusterClient),
-}
-
-/// A handle on the live connection, cheap to clone (a reference count).
-#[derive(Clone)]
-pub(crate) enum Conn {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Conn::Single(conn) => conn.req_packed_command(cmd),
-            Conn::Cluster(conn) => conn.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Conn::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(conn) => conn.get_db(),
-            Conn::Cluster(conn) => conn.get_db(),
-        }
-    }
+    /// A cluster, reached first through these nodes' URLs (the others are discovered).
+    Cluster(Vec<url::Url>),
 }
 
 /// A connection and the token that tells whether its runtime still runs.
@@ -91,9 +65,9 @@ impl Drop for Live {
     }
 }
 
-/// The lazily created, self-replacing connection of one cache.
+/// The lazily created, self-replacing connection to one server.
 pub(crate) struct Connection {
-    target: Target,
+    client: Client,
     timeouts: Timeouts,
     live: ArcSwapOption<Live>,
     creating: Mutex<()>,
@@ -101,17 +75,13 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Prepares the connection; nothing is contacted until the first call.
-    pub(crate) fn new(target: Target, timeouts: Timeouts) -> Self {
+    pub(crate) fn new(client: Client, timeouts: Timeouts) -> Self {
         Self {
-            target,
+            client,
             timeouts,
             live: ArcSwapOption::empty(),
             creating: Mutex::new(()),
         }
-    }
-
-    pub(crate) fn is_cluster(&self) -> bool {
-        matches!(self.target, Target::Cluster(_))
     }
 
     /// A handle on the live connection, created (or replaced) on the current runtime when
@@ -151,19 +121,8 @@ impl Connection {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             BackendError::new("the Redis backend must be called from within a tokio runtime")
         })?;
-        let conn = match &self.target {
-            Target::Single(client) => Conn::Single(
-                ConnectionManager::new_lazy_with_config(client.clone(), self.manager_config())
-                    .map_err(BackendError::new)?,
-            ),
-            Target::Cluster(client) => Conn::Cluster(
-                client.get_pending_async_connection_with_config(
-                    ClusterConfig::new()
-                        .set_connection_timeout(self.timeouts.connect)
-                        .set_response_timeout(self.timeouts.response),
-                ),
-            ),
-        };
+        let conn = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config())
+            .map_err(BackendError::new)?;
         let token = Arc::new(());
         let alive = Arc::downgrade(&token);
         let keeper = runtime
@@ -183,7 +142,7 @@ impl Connection {
 
     /// One connection attempt per call, bounded by the connect timeout: the circuit breaker,
     /// not a retry loop, decides when to try again.
-    fn manager_config(&self) -> ConnectionManagerConfig {
+    fn config(&self) -> ConnectionManagerConfig {
         ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect))
             .set_response_timeout(Some(self.timeouts.response))
@@ -191,12 +150,74 @@ impl Connection {
     }
 }
 
-/// Builds the cluster client: each request, retries and redirections included, is bounded
-/// by the connect and response timeouts together.
-pub(crate) fn cluster_client(nodes: &[String], timeouts: Timeouts) -> RedisResult<ClusterClient> {
-    ClusterClient::builder(nodes.iter().map(String::as_str))
-        .connection_timeout(timeouts.connect)
-        .response_timeout(timeouts.response)
-        .overall_response_timeout(Some(timeouts.connect.saturating_add(timeouts.response)))
-        .build()
+/// The connections of one cache: to its server, or to each node of its cluster.
+#[allow(clippy::large_enum_variant, reason = "one per cache, behind its Arc")]
+pub(crate) enum Connections {
+    Server(Connection),
+    Cluster(NodeConnections),
+}
+
+/// A cluster's connections, one per node address, made when a call first needs them.
+pub(crate) struct NodeConnections {
+    seeds: Vec<url::Url>,
+    timeouts: Timeouts,
+    nodes: RwLock<HashMap<String, Arc<Connection>>>,
+}
+
+impl Connections {
+    /// The connections to `target`; nothing is contacted until the first call.
+    pub(crate) fn new(target: Target, timeouts: Timeouts) -> Self {
+        match target {
+            Target::Single(client) => Connections::Server(Connection::new(client, timeouts)),
+            Target::Cluster(seeds) => Connections::Cluster(NodeConnections {
+                seeds,
+                timeouts,
+                nodes: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl NodeConnections {
+    /// The `host:port` of the nodes the cluster was configured with.
+    pub(crate) fn seeds(&self) -> Vec<String> {
+        self.seeds.iter().filter_map(address).collect()
+    }
+
+    /// The connection to the node at `address` (`host:port`), prepared on first use with the
+    /// seeds' scheme, credentials and database.
+    pub(crate) fn node(&self, address: &str) -> Result<Arc<Connection>, BackendError> {
+        if let Some(connection) = self.nodes.read().get(address) {
+            return Ok(Arc::clone(connection));
+        }
+        let (host, port) = address
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .ok_or_else(|| BackendError::new(format!("`{address}` is not a node address")))?;
+        let mut url = self
+            .seeds
+            .first()
+            .cloned()
+            .ok_or_else(|| BackendError::new("a cluster needs nodes"))?;
+        url.set_host(Some(host)).map_err(BackendError::new)?;
+        url.set_port(Some(port))
+            .map_err(|()| BackendError::new("the node's URL takes no port"))?;
+        let client = Client::open(url.as_str()).map_err(BackendError::new)?;
+        let connection = Arc::new(Connection::new(client, self.timeouts));
+        Ok(Arc::clone(
+            self.nodes
+                .write()
+                .entry(address.to_owned())
+                .or_insert(connection),
+        ))
+    }
+}
+
+/// The `host:port` of a node URL.
+fn address(url: &url::Url) -> Option<String> {
+    Some(format!(
+        "{}:{}",
+        url.host_str()?,
+        url.port().unwrap_or(6379)
+    ))
 }

@@ -21,6 +21,7 @@ use redis::cmd;
 use serde::de::DeserializeOwned;
 
 use super::RedisStore;
+use super::call::Via;
 use super::scripts;
 use crate::codec;
 use crate::error::BackendError;
@@ -70,7 +71,12 @@ impl RedisStore {
     where
         T: DeserializeOwned,
     {
-        if self.breaker.refuses() {
+        if self
+            .circuits
+            .for_key(self.key(key).as_bytes())
+            .breaker
+            .refuses()
+        {
             return Claim::Failed(BackendError::Unavailable);
         }
         let marker = new_marker();
@@ -132,7 +138,7 @@ impl RedisStore {
         let key = self.key(key);
         let key: &str = &key;
         let lease_ms = super::ttl_millis(self.leases.ttl);
-        self.call(|mut conn| async move {
+        self.call(Via::Key(key), |mut conn| async move {
             let mut invocation = scripts::CLAIM.key(key);
             invocation.arg(marker).arg(lease_ms);
             if let Some(unusable) = unusable {
@@ -148,7 +154,7 @@ impl RedisStore {
     pub(super) async fn get_raw(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
         let key = self.key(key);
         let key: &str = &key;
-        self.call(|mut conn| async move {
+        self.call(Via::Key(key), |mut conn| async move {
             cmd("GET")
                 .arg(key)
                 .query_async::<Option<Vec<u8>>>(&mut conn)

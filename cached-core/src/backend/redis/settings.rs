@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use redis::IntoConnectionInfo;
 
-use super::circuit::Breaker;
-use super::connection::{Connection, Target, Timeouts, cluster_client};
+use super::circuits::Circuits;
+use super::connection::{Connections, Target, Timeouts};
 use super::{Leases, RedisStore};
 use crate::config::CacheConfig;
 
@@ -98,45 +98,35 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
             Err(None) => None,
         },
         (None, nodes) => {
-            let mut valid = true;
+            let mut seeds = Vec::new();
             for node in nodes {
                 match check_url(node).map(|()| node.as_str().into_connection_info()) {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => {
-                        valid = false;
-                        problem("nodes", format!("`{node}`: {error}"));
-                    }
-                    Err(message) => {
-                        valid = false;
-                        problem(
-                            "nodes",
-                            message.unwrap_or_else(|| format!("`{node}` is not a valid URL")),
-                        );
-                    }
+                    Ok(Ok(_)) => seeds.extend(url::Url::parse(node).ok()),
+                    Ok(Err(error)) => problem("nodes", format!("`{node}`: {error}")),
+                    Err(message) => problem(
+                        "nodes",
+                        message.unwrap_or_else(|| format!("`{node}` is not a valid URL")),
+                    ),
                 }
             }
-            match valid.then(|| cluster_client(&config.nodes, timeouts)) {
-                Some(Ok(client)) => Some(Target::Cluster(client)),
-                Some(Err(error)) => {
-                    problem("nodes", error.to_string());
-                    None
-                }
-                None => None,
-            }
+            (seeds.len() == nodes.len()).then_some(Target::Cluster(seeds))
         }
     };
 
+    let threshold = config
+        .breaker_threshold
+        .unwrap_or(DEFAULT_BREAKER_THRESHOLD);
+    let cooldown = config.breaker_cooldown.unwrap_or(DEFAULT_BREAKER_COOLDOWN);
+    let circuits = match (&target, &config.url) {
+        (Some(Target::Cluster(_)), _) => Circuits::cluster(threshold, cooldown),
+        (_, url) => Circuits::server(threshold, cooldown, server_name(url.as_deref())),
+    };
     match target {
         Some(target) if problems.is_empty() => Ok(RedisStore {
             cache: name.to_owned(),
             prefix: config.key_prefix.clone().unwrap_or_default(),
-            connection: Connection::new(target, timeouts),
-            breaker: Breaker::new(
-                config
-                    .breaker_threshold
-                    .unwrap_or(DEFAULT_BREAKER_THRESHOLD),
-                config.breaker_cooldown.unwrap_or(DEFAULT_BREAKER_COOLDOWN),
-            ),
+            connections: Connections::new(target, timeouts),
+            circuits,
             response_timeout: timeouts.response,
             leases: Leases {
                 ttl: config.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
@@ -144,6 +134,17 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
             },
         }),
         _ => Err(problems),
+    }
+}
+
+/// The server's name in logs: `host:port` of its URL (or the socket's path).
+fn server_name(url: Option<&str>) -> String {
+    let Some(url) = url.and_then(|url| url::Url::parse(url).ok()) else {
+        return "server".to_owned();
+    };
+    match (url.host_str(), url.port()) {
+        (Some(host), port) => format!("{host}:{}", port.unwrap_or(6379)),
+        (None, _) => url.path().to_owned(),
     }
 }
 
