@@ -162,6 +162,11 @@ impl RedisServer {
         panic!("redis-server on port {} did not answer PING", self.port);
     }
 
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+
     /// Runs `redis-cli -p PORT args...` and returns its output, trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
         cli(self.port, args)
@@ -208,7 +213,30 @@ impl RedisCluster {
     /// replica takes over.
     pub fn start_with_replicas(full_coverage: bool) -> Self {
         let coverage = if full_coverage { "yes" } else { "no" };
-        Self::start_nodes(6, 1, 1_000, &["--cluster-require-full-coverage", coverage])
+        let cluster = Self::start_nodes(
+            6,
+            1,
+            1_000,
+            &[
+                "--cluster-require-full-coverage",
+                coverage,
+                "--repl-diskless-sync-delay",
+                "0",
+            ],
+        );
+        // A replica that has not synced with its primary refuses to take over from it.
+        let started = Instant::now();
+        for node in &cluster.nodes {
+            while node.cli(&["INFO", "replication"]).contains("role:slave")
+                && !node
+                    .cli(&["INFO", "replication"])
+                    .contains("master_link_status:up")
+            {
+                assert!(started.elapsed() < STARTUP_LIMIT, "a replica did not sync");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        cluster
     }
 
     fn start_nodes(count: usize, replicas: usize, node_timeout_ms: u32, extra: &[&str]) -> Self {
