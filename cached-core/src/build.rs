@@ -113,12 +113,19 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<Confi
                 );
                 None
             }
-            Some(factory) => match factory(config) {
-                Ok(backend) => Some(Store::Custom(CustomStore {
+            Some(factory) => match (factory(config), config.value_format()) {
+                (Ok(backend), Ok(format)) => Some(Store::Custom(CustomStore {
                     backend,
                     prefix: config.key_prefix.clone().unwrap_or_default(),
+                    format,
                 })),
-                Err(invalid) => {
+                (_, Err(found)) => {
+                    for (field, message) in found {
+                        problem(&field, message);
+                    }
+                    None
+                }
+                (Err(invalid), Ok(_)) => {
                     problem(&invalid.field, invalid.message);
                     None
                 }

@@ -524,7 +524,7 @@ impl Cache {
         token: &str,
         timeout: Duration,
     ) -> Result<bool> {
-        match self.inner.store.set_nx(name, token, timeout).await {
+        match self.inner.store.lock(name, token, timeout).await {
             Ok((taken, evicted)) => {
                 self.inner.stats.evictions.add(evicted);
                 Ok(taken)

@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::codec::{Codec, KeyError, Protection, ValueFormat, ValueKeys};
+
 /// The default TTL of a cache whose configuration sets none: five minutes, as in the
 /// examples of the seed documentation. There is no "never expires" default on purpose.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -73,6 +75,14 @@ pub struct CacheConfig {
     /// How long a Redis load waits for another process's load of the same key before it
     /// loads by itself (default 250 ms; zero never waits).
     pub lease_wait: Option<Duration>,
+    /// How values are serialized in Redis or a custom backend (default JSON).
+    pub codec: Option<Codec>,
+    /// Compresses (LZ4) stored values whose encoding is longer than this many bytes.
+    pub compress_above: Option<usize>,
+    /// Encrypts stored values (XChaCha20-Poly1305) with these keys.
+    pub encryption: Option<KeySource>,
+    /// Authenticates stored values (keyed blake3) with these keys, leaving them readable.
+    pub integrity: Option<KeySource>,
     /// Every other field, for custom backends.
     pub options: Map<String, Value>,
 }
@@ -104,6 +114,10 @@ impl CacheConfig {
             breaker_cooldown: None,
             lease_ttl: None,
             lease_wait: None,
+            codec: None,
+            compress_above: None,
+            encryption: None,
+            integrity: None,
             options: Map::new(),
         }
     }
@@ -286,6 +300,30 @@ impl CacheConfig {
         self
     }
 
+    /// Sets the codec of stored values.
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
+    /// Compresses stored values whose encoding is longer than `bytes`.
+    pub fn with_compression(mut self, bytes: usize) -> Self {
+        self.compress_above = Some(bytes);
+        self
+    }
+
+    /// Encrypts stored values with `keys`.
+    pub fn with_encryption(mut self, keys: ValueKeys) -> Self {
+        self.encryption = Some(KeySource::Keys(keys));
+        self
+    }
+
+    /// Authenticates stored values with `keys`.
+    pub fn with_integrity(mut self, keys: ValueKeys) -> Self {
+        self.integrity = Some(KeySource::Keys(keys));
+        self
+    }
+
     /// Sets a custom option.
     pub fn with_option(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.options.insert(name.to_owned(), value.into());
@@ -298,6 +336,44 @@ impl CacheConfig {
             .get(name)
             .map(|value| T::deserialize(value).map_err(|error| InvalidField::new(name, error)))
             .transpose()
+    }
+
+    /// The format stored values take (codec, compression, protection), or the problems with
+    /// those fields.
+    pub(crate) fn value_format(&self) -> Result<ValueFormat, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        let mut keys = |field: &str, source: &Option<KeySource>| {
+            source.as_ref().and_then(|source| match source.keys() {
+                Ok(keys) => Some(keys),
+                Err(error) => {
+                    problems.push((field.to_owned(), error.to_string()));
+                    None
+                }
+            })
+        };
+        let encryption = keys("encryption", &self.encryption);
+        let integrity = keys("integrity", &self.integrity);
+        let protection = match (encryption, integrity) {
+            (Some(_), Some(_)) => {
+                problems.push((
+                    "integrity".to_owned(),
+                    "set encryption or integrity, not both (encryption authenticates too)"
+                        .to_owned(),
+                ));
+                Protection::None
+            }
+            (Some(keys), None) => Protection::Encrypt(keys),
+            (None, Some(keys)) => Protection::Authenticate(keys),
+            (None, None) => Protection::None,
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut format = ValueFormat::new(self.codec.unwrap_or_default()).protect(protection);
+        if let Some(bytes) = self.compress_above {
+            format = format.compress_above(bytes);
+        }
+        Ok(format)
     }
 
     /// The default TTL in effect.
@@ -379,6 +455,18 @@ impl CacheSettings {
                     "breaker_cooldown" => millis(&value).map(|d| config.breaker_cooldown = Some(d)),
                     "lease_ttl" => millis(&value).map(|d| config.lease_ttl = Some(d)),
                     "lease_wait" => millis_or_zero(&value).map(|d| config.lease_wait = Some(d)),
+                    "codec" => string(&value).and_then(|name| {
+                        Codec::from_name(&name)
+                            .map(|c| config.codec = Some(c))
+                            .ok_or_else(|| {
+                                format!("unknown codec `{name}`; use json, msgpack or postcard")
+                            })
+                    }),
+                    "compress_above" => {
+                        non_negative(&value).map(|n| config.compress_above = Some(n))
+                    }
+                    "encryption" => key_source(&value).map(|k| config.encryption = Some(k)),
+                    "integrity" => key_source(&value).map(|k| config.integrity = Some(k)),
                     _ => {
                         config.options.insert(field.clone(), value);
                         Ok(())
@@ -427,6 +515,33 @@ fn strings(value: &Value) -> Result<Vec<String>, String> {
                 .ok_or_else(|| format!("expected an array of strings, found {} in it", kind(item)))
         })
         .collect()
+}
+
+fn non_negative(value: &Value) -> Result<usize, String> {
+    match value.as_u64() {
+        Some(n) => usize::try_from(n).map_err(|_| format!("{n} is too large")),
+        None => Err(format!("expected a number of bytes, found {}", kind(value))),
+    }
+}
+
+/// Keys named by environment variables: `{ key_env = "NAME", previous_key_envs = [..] }`.
+fn key_source(value: &Value) -> Result<KeySource, String> {
+    const SHAPE: &str =
+        "expected a table such as { key_env = \"CACHE_KEY\", previous_key_envs = [\"OLD_KEY\"] }";
+    let Value::Object(fields) = value else {
+        return Err(SHAPE.to_owned());
+    };
+    let mut current = None;
+    let mut previous = Vec::new();
+    for (field, value) in fields {
+        match field.as_str() {
+            "key_env" => current = Some(string(value)?),
+            "previous_key_envs" => previous = strings(value)?,
+            other => return Err(format!("unknown field `{other}`; {SHAPE}")),
+        }
+    }
+    let current = current.ok_or_else(|| format!("key_env is missing; {SHAPE}"))?;
+    Ok(KeySource::Env { current, previous })
 }
 
 fn positive(value: &Value) -> Result<usize, String> {
@@ -505,6 +620,55 @@ fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "a table",
+    }
+}
+
+/// Where the keys protecting a cache's values come from.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// Environment variables, read when the configuration is installed: the current key's,
+    /// and those of keys still accepted for reading.
+    Env {
+        /// The variable holding the key values are written with.
+        current: String,
+        /// Variables holding keys values are still read with.
+        previous: Vec<String>,
+    },
+    /// Keys given in code.
+    Keys(ValueKeys),
+}
+
+impl PartialEq for KeySource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                KeySource::Env {
+                    current: a,
+                    previous: b,
+                },
+                KeySource::Env {
+                    current: c,
+                    previous: d,
+                },
+            ) => a == c && b == d,
+            (KeySource::Keys(a), KeySource::Keys(b)) => a.ids() == b.ids(),
+            _ => false,
+        }
+    }
+}
+
+impl KeySource {
+    /// The keys.
+    pub fn keys(&self) -> Result<ValueKeys, KeyError> {
+        match self {
+            KeySource::Keys(keys) => Ok(keys.clone()),
+            KeySource::Env { current, previous } => previous
+                .iter()
+                .try_fold(ValueKeys::from_env(current)?, |keys, name| {
+                    keys.with_previous_env(name)
+                }),
+        }
     }
 }
 

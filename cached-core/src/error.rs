@@ -23,16 +23,16 @@ pub enum Error {
         #[source]
         source: BackendError,
     },
-    /// A value could not be serialized before it was stored.
-    #[error("cache `{cache}`: cannot serialize the value for key `{key}`: {source}")]
+    /// A value could not be encoded for the store, or would not read back as it is.
+    #[error("cache `{cache}`: cannot store the value for key `{key}`: {source}")]
     Encode {
         /// The cache's name.
         cache: String,
         /// The key being written.
         key: String,
-        /// The serializer's error.
+        /// Why, naming the value's type.
         #[source]
-        source: serde_json::Error,
+        source: crate::codec::EncodeError,
     },
     /// `incr`/`decr` found a value that is not an integer, or the result overflowed.
     #[error("cache `{cache}`: the value at key `{key}` is not an integer or is out of range")]

@@ -67,7 +67,7 @@ pub const LOG_TARGET: &str = "cached_core";
 mod backend;
 mod build;
 mod cache;
-mod codec;
+pub mod codec;
 mod config;
 mod error;
 mod flight;
@@ -105,7 +105,7 @@ pub use cache::Cache;
 #[doc(inline)]
 pub use cached_macros::{cached, invalidates};
 pub use config::{
-    CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField,
+    CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField, KeySource,
 };
 pub use error::{BackendError, Error, Result};
 pub use lock::LockGuard;

@@ -1,6 +1,7 @@
 //! What stores answer: the outcomes of reads, writes and a load's claim and fill. Shared by
 //! the dispatch (`store.rs`), the backends and the codec, which is why it sits below them.
 
+use crate::codec::{DecodeError, EncodeError};
 use crate::error::BackendError;
 
 /// The outcome of a read.
@@ -8,13 +9,13 @@ pub(crate) enum Lookup<T> {
     Hit(T),
     Miss,
     /// A value is stored but does not decode as the type asked for.
-    Undecodable(serde_json::Error),
+    Undecodable(DecodeError),
 }
 
 /// Why a store operation failed.
 pub(crate) enum StoreError {
     Backend(BackendError),
-    Encode(serde_json::Error),
+    Encode(EncodeError),
 }
 
 impl From<BackendError> for StoreError {

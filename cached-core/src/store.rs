@@ -88,6 +88,22 @@ impl Store {
         }
     }
 
+    /// Takes the lock `key` with `token` if the key is absent: a pinned claim, stored as
+    /// plain bytes whatever the cache's format, so that the release compares them.
+    pub(crate) async fn lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<(bool, Evicted), StoreError> {
+        match self {
+            Store::Memory(store) => Ok(memory::set_nx(store, key, token, ttl)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => Ok((redis.lock(key, token, ttl).await?, 0)),
+            Store::Custom(custom) => Ok((custom.lock(key, token, ttl).await?, 0)),
+        }
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
         match self {
             Store::Memory(store) => Ok(store.remove(key)),

@@ -25,7 +25,7 @@ use redis::{Value, cmd};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec;
+use crate::codec::{self, DecodeError, ValueFormat};
 use crate::error::BackendError;
 use crate::glob;
 use crate::key;
@@ -63,6 +63,7 @@ pub(crate) struct RedisStore {
     circuits: Circuits,
     response_timeout: Duration,
     leases: Leases,
+    format: ValueFormat,
 }
 
 impl RedisStore {
@@ -89,9 +90,9 @@ impl RedisStore {
             .await;
         match reply {
             Ok(Some(bytes)) if lease::is_lease(&bytes) => Ok(Lookup::Miss),
-            Ok(bytes) => Ok(codec::lookup(bytes.as_deref())),
+            Ok(bytes) => Ok(self.format.lookup(key.as_bytes(), bytes.as_deref())),
             Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
-                Ok(Lookup::Undecodable(serde::de::Error::custom(
+                Ok(Lookup::Undecodable(DecodeError::new(
                     "the key holds a Redis data type other than a string",
                 )))
             }
@@ -113,15 +114,13 @@ impl RedisStore {
     /// The bytes of `value` for `key`, unless the key's circuit refuses calls: checked
     /// first, so that a write Redis would not get costs no serialization.
     fn encode<T: ?Sized + Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-        if self
-            .circuits
-            .for_key(self.key(key).as_bytes())
-            .breaker
-            .refuses()
-        {
+        let key = self.key(key);
+        if self.circuits.for_key(key.as_bytes()).breaker.refuses() {
             return Err(StoreError::Backend(BackendError::Unavailable));
         }
-        codec::encode(value).map_err(StoreError::Encode)
+        self.format
+            .encode(key.as_bytes(), value)
+            .map_err(StoreError::Encode)
     }
 
     /// Stores `value` at `key` for `ttl` (`SET PX`), replacing a lease (whose load then
@@ -155,9 +154,29 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let bytes = self.encode(key, value)?;
+        self.set_nx_bytes(key, &bytes, ttl).await
+    }
+
+    /// Takes the lock `key` with `token`, stored as plain bytes whatever the cache's format
+    /// (see `codec::token`).
+    pub(crate) async fn lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.set_nx_bytes(key, &codec::token(token), ttl).await
+    }
+
+    async fn set_nx_bytes(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let ttl = ttl_millis(ttl);
         self.script::<i64>(&scripts::SET_NX, key, |invocation| {
-            invocation.arg(&bytes).arg(ttl);
+            invocation.arg(bytes).arg(ttl);
         })
         .await
         .map(|stored| stored == 1)
@@ -258,6 +277,12 @@ impl RedisStore {
     /// (see `INCR_QUOTED`). "Not an integer", overflow and a key of another Redis type are
     /// [`BackendError::NotAnInteger`].
     pub(crate) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
+        if self.format.is_protected() {
+            // `INCRBY` keeps a bare integer, which a protected cache would refuse to read.
+            return Err(BackendError::Unsupported(
+                "incr on a cache whose values are protected",
+            ));
+        }
         let prefixed = self.key(key);
         let prefixed: &str = &prefixed;
         let plain = self
@@ -297,8 +322,7 @@ impl RedisStore {
         key: &str,
         token: &str,
     ) -> Result<bool, BackendError> {
-        let expected = codec::encode(token).map_err(BackendError::new)?;
-        self.delete_if_equals(key, &expected).await
+        self.delete_if_equals(key, &codec::token(token)).await
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {

@@ -9,15 +9,16 @@ use serde::de::DeserializeOwned;
 
 use super::{Lookup, StoreError};
 use crate::backend::Backend;
-use crate::codec;
+use crate::codec::{self, ValueFormat};
 use crate::error::BackendError;
 use crate::key;
 use crate::ttl::Ttl;
 
-/// A registered custom backend, with the cache's key prefix.
+/// A registered custom backend, with the cache's key prefix and value format.
 pub(crate) struct CustomStore {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) prefix: String,
+    pub(crate) format: ValueFormat,
 }
 
 impl CustomStore {
@@ -29,8 +30,9 @@ impl CustomStore {
         &self,
         key: &str,
     ) -> Result<Lookup<T>, BackendError> {
-        let bytes = self.backend.get(&self.key(key)).await?;
-        Ok(codec::lookup(bytes.as_deref()))
+        let key = self.key(key);
+        let bytes = self.backend.get(&key).await?;
+        Ok(self.format.lookup(key.as_bytes(), bytes.as_deref()))
     }
 
     pub(super) async fn set<T: ?Sized + Serialize>(
@@ -39,8 +41,12 @@ impl CustomStore {
         value: &T,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let bytes = codec::encode(value).map_err(StoreError::Encode)?;
-        Ok(self.backend.set(&self.key(key), bytes, Some(ttl)).await?)
+        let key = self.key(key);
+        let bytes = self
+            .format
+            .encode(key.as_bytes(), value)
+            .map_err(StoreError::Encode)?;
+        Ok(self.backend.set(&key, bytes, Some(ttl)).await?)
     }
 
     pub(super) async fn set_nx<T: ?Sized + Serialize>(
@@ -49,11 +55,34 @@ impl CustomStore {
         value: &T,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let bytes = codec::encode(value).map_err(StoreError::Encode)?;
+        let key = self.key(key);
+        let bytes = self
+            .format
+            .encode(key.as_bytes(), value)
+            .map_err(StoreError::Encode)?;
+        Ok(self.backend.set_nx(&key, bytes, Some(ttl)).await?)
+    }
+
+    pub(super) async fn lock(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.key(key);
         Ok(self
             .backend
-            .set_nx(&self.key(key), bytes, Some(ttl))
+            .set_nx(&key, codec::token(token), Some(ttl))
             .await?)
+    }
+
+    pub(super) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
+        if self.format.is_protected() {
+            return Err(BackendError::Unsupported(
+                "incr on a cache whose values are protected",
+            ));
+        }
+        self.backend.incr(&self.key(key), by).await
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
@@ -86,18 +115,13 @@ impl CustomStore {
         self.backend.ttl(&self.key(key)).await
     }
 
-    pub(super) async fn incr(&self, key: &str, by: i64) -> Result<i64, BackendError> {
-        self.backend.incr(&self.key(key), by).await
-    }
-
     pub(super) async fn delete_if_token(
         &self,
         key: &str,
         token: &str,
     ) -> Result<bool, BackendError> {
-        let expected = codec::encode(token).map_err(BackendError::new)?;
         self.backend
-            .delete_if_equals(&self.key(key), &expected)
+            .delete_if_equals(&self.key(key), &codec::token(token))
             .await
     }
 }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Evicted, Filled, Lookup};
 use crate::backend::memory::{Action, Expiry, ValueStore};
+use crate::codec::DecodeError;
 use crate::error::BackendError;
 use crate::flight::Flight;
 use crate::value::{self, erase};
@@ -22,7 +23,7 @@ where
     store
         .get(key, |stored| match value::read::<T>(&**stored) {
             Ok(value) => Lookup::Hit(value),
-            Err(error) => Lookup::Undecodable(error),
+            Err(error) => Lookup::Undecodable(DecodeError::new(error)),
         })
         .unwrap_or(Lookup::Miss)
 }

@@ -23,6 +23,21 @@ pub(crate) fn build(config: &CacheConfig) -> Result<ValueStore, Vec<Problem>> {
             format!("the memory backend takes no {field}"),
         ));
     }
+    for (field, set) in [
+        ("codec", config.codec.is_some()),
+        ("compress_above", config.compress_above.is_some()),
+        ("encryption", config.encryption.is_some()),
+        ("integrity", config.integrity.is_some()),
+    ] {
+        if set {
+            problems.push((
+                field.to_owned(),
+                format!(
+                    "the memory backend keeps values in the process, typed; it takes no {field}"
+                ),
+            ));
+        }
+    }
     for field in config.options.keys() {
         problems.push((
             field.clone(),

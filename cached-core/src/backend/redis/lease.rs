@@ -23,7 +23,6 @@ use serde::de::DeserializeOwned;
 use super::RedisStore;
 use super::call::Via;
 use super::scripts;
-use crate::codec;
 use crate::error::BackendError;
 use crate::outcome::{Claim, Lease, Lookup};
 use crate::token::new_token;
@@ -103,7 +102,7 @@ impl RedisStore {
                                 owned: true,
                             });
                         }
-                        Ok(Some(bytes)) => look(bytes, &accept),
+                        Ok(Some(bytes)) => self.look(key, bytes, &accept),
                         Err(error) => return Claim::Failed(error),
                     }
                 }
@@ -120,7 +119,7 @@ impl RedisStore {
                     backoff = (backoff * 2).min(MAX_POLL);
                     match self.get_raw(key).await {
                         Ok(None) => Seen::Empty,
-                        Ok(Some(bytes)) => look(bytes, &accept),
+                        Ok(Some(bytes)) => self.look(key, bytes, &accept),
                         Err(error) => return Claim::Failed(error),
                     }
                 }
@@ -165,16 +164,26 @@ impl RedisStore {
     }
 }
 
-/// What `bytes` read from a key mean to a load that accepts values through `accept`.
-fn look<T: DeserializeOwned, S>(bytes: Vec<u8>, accept: &impl Fn(T) -> Option<S>) -> Seen<S> {
-    if is_lease(&bytes) {
-        return Seen::Leased(bytes);
-    }
-    match codec::decode::<T>(&bytes) {
-        Lookup::Hit(value) => match accept(value) {
-            Some(accepted) => Seen::Found(accepted),
-            None => Seen::Unusable(bytes),
-        },
-        Lookup::Miss | Lookup::Undecodable(_) => Seen::Unusable(bytes),
+impl RedisStore {
+    /// What `bytes` read from `key` mean to a load that accepts values through `accept`.
+    fn look<T: DeserializeOwned, S>(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        accept: &impl Fn(T) -> Option<S>,
+    ) -> Seen<S> {
+        if is_lease(&bytes) {
+            return Seen::Leased(bytes);
+        }
+        match self
+            .format
+            .lookup::<T>(self.key(key).as_bytes(), Some(&bytes))
+        {
+            Lookup::Hit(value) => match accept(value) {
+                Some(accepted) => Seen::Found(accepted),
+                None => Seen::Unusable(bytes),
+            },
+            Lookup::Miss | Lookup::Undecodable(_) => Seen::Unusable(bytes),
+        }
     }
 }

@@ -27,8 +27,8 @@ pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 pub(crate) const DEFAULT_LEASE_WAIT: Duration = Duration::from_millis(250);
 
 const ACCEPTED: &str = "redis caches accept backend, url, nodes, ttl, key_prefix, \
-     connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl and \
-     lease_wait";
+     connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl, \
+     lease_wait, codec, compress_above, encryption and integrity";
 
 /// A problem with one field: its name and what is wrong.
 pub(crate) type Problem = (String, String);
@@ -113,6 +113,15 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
         }
     };
 
+    let format = match config.value_format() {
+        Ok(format) => Some(format),
+        Err(found) => {
+            for (field, message) in found {
+                problem(&field, message);
+            }
+            None
+        }
+    };
     let threshold = config
         .breaker_threshold
         .unwrap_or(DEFAULT_BREAKER_THRESHOLD);
@@ -121,8 +130,8 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
         (Some(Target::Cluster(_)), _) => Circuits::cluster(threshold, cooldown),
         (_, url) => Circuits::server(threshold, cooldown, server_name(url.as_deref())),
     };
-    match target {
-        Some(target) if problems.is_empty() => Ok(RedisStore {
+    match (target, format) {
+        (Some(target), Some(format)) if problems.is_empty() => Ok(RedisStore {
             cache: name.to_owned(),
             prefix: config.key_prefix.clone().unwrap_or_default(),
             connections: Connections::new(target, timeouts),
@@ -132,6 +141,7 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
                 ttl: config.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
                 wait: config.lease_wait.unwrap_or(DEFAULT_LEASE_WAIT),
             },
+            format,
         }),
         _ => Err(problems),
     }

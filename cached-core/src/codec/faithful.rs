@@ -1,16 +1,16 @@
-//! Finds non-finite floats in a value: JSON has no form for NaN or an infinity, and
-//! `serde_json` writes them as `null`, which reads back as another value (`Some(f64::NAN)`
-//! as `None`) or not at all (`[1.0, inf]` as a `Vec<f64>`). The codec refuses such values
-//! instead of changing them.
+//! Finds what a codec would not give back as it was: JSON has no form for NaN or an
+//! infinity (`serde_json` writes `null`, which reads back as another value or not at all),
+//! and neither JSON nor MessagePack tells `Some(None)`, `Some(())` or `Some` of a unit
+//! struct from `None` (each is one `null`/`nil`). The codec refuses such values instead of
+//! changing them.
 //!
-//! A serializer that writes nothing and fails at the first non-finite float. The codec runs
-//! it only on values whose JSON holds a `null`, so that other values pay nothing.
+//! A serializer that writes nothing and fails at the first such thing.
 
 use std::fmt::{self, Display};
 
 use serde::ser::{self, Serialize};
 
-/// A value holds a non-finite float.
+/// A value holds something its codec cannot give back.
 #[derive(Debug)]
 pub(crate) struct NonFinite(String);
 
@@ -28,18 +28,48 @@ impl ser::Error for NonFinite {
     }
 }
 
-/// `Err` when `value` holds a NaN or an infinity (or its `Serialize` fails).
-pub(crate) fn check<T: ?Sized + Serialize>(value: &T) -> Result<(), NonFinite> {
-    value.serialize(Probe)
+/// `Err` when `value` holds a `Some` of a null (or, with `floats`, a NaN or an infinity),
+/// or its `Serialize` fails.
+pub(crate) fn check<T: ?Sized + Serialize>(value: &T, floats: bool) -> Result<(), NonFinite> {
+    value.serialize(Probe {
+        floats,
+        in_some: false,
+    })
 }
 
-/// The serializer that looks for non-finite floats.
-struct Probe;
+/// The serializer that looks for what the codec cannot give back: `floats` when non-finite
+/// floats count, `in_some` while serializing the value directly inside a `Some`.
+#[derive(Clone, Copy)]
+struct Probe {
+    floats: bool,
+    in_some: bool,
+}
+
+impl Probe {
+    /// The probe for a value inside this one.
+    fn inner(self) -> Self {
+        Self {
+            in_some: false,
+            ..self
+        }
+    }
+
+    /// A null in the encoding: refused directly inside a `Some`.
+    fn null(self, what: &str) -> Result {
+        if self.in_some {
+            Err(NonFinite(format!(
+                "the value holds Some({what}), which reads back as None; use an enum of its own"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
 
 type Result<T = (), E = NonFinite> = std::result::Result<T, E>;
 
-fn float(value: f64) -> Result {
-    if value.is_finite() {
+fn float(probe: Probe, value: f64) -> Result {
+    if !probe.floats || value.is_finite() {
         Ok(())
     } else {
         Err(NonFinite(format!(
@@ -82,23 +112,28 @@ impl ser::Serializer for Probe {
         serialize_char(char),
         serialize_str(&str),
         serialize_bytes(&[u8]),
-        serialize_unit_struct(&'static str),
     );
 
     fn serialize_f32(self, v: f32) -> Result {
-        float(f64::from(v))
+        float(self, f64::from(v))
     }
     fn serialize_f64(self, v: f64) -> Result {
-        float(v)
+        float(self, v)
     }
     fn serialize_none(self) -> Result {
-        Ok(())
+        self.null("None")
     }
     fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result {
-        value.serialize(self)
+        value.serialize(Probe {
+            in_some: true,
+            ..self
+        })
     }
     fn serialize_unit(self) -> Result {
-        Ok(())
+        self.null("()")
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> Result {
+        self.null(name)
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result {
         Ok(())
@@ -113,16 +148,16 @@ impl ser::Serializer for Probe {
         _: &'static str,
         value: &T,
     ) -> Result {
-        value.serialize(self)
+        value.serialize(self.inner())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_tuple(self, _: usize) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_tuple_variant(
         self,
@@ -131,13 +166,13 @@ impl ser::Serializer for Probe {
         _: &'static str,
         _: usize,
     ) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
     fn serialize_struct_variant(
         self,
@@ -146,7 +181,7 @@ impl ser::Serializer for Probe {
         _: &'static str,
         _: usize,
     ) -> Result<Probe> {
-        Ok(self)
+        Ok(self.inner())
     }
 }
 
@@ -157,7 +192,7 @@ macro_rules! compound {
             type Ok = ();
             type Error = NonFinite;
             fn $method<T: ?Sized + Serialize>(&mut self, $(_: $name,)* value: &T) -> Result {
-                value.serialize(Probe)
+                value.serialize(self.inner())
             }
             fn end(self) -> Result {
                 Ok(())
@@ -179,10 +214,10 @@ impl ser::SerializeMap for Probe {
     type Ok = ();
     type Error = NonFinite;
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result {
-        key.serialize(Probe)
+        key.serialize(self.inner())
     }
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result {
-        value.serialize(Probe)
+        value.serialize(self.inner())
     }
     fn end(self) -> Result {
         Ok(())
@@ -200,6 +235,22 @@ mod tests {
         label: &'static str,
         value: Option<f32>,
         history: Vec<(u8, f64)>,
+    }
+
+    fn check(value: &(impl Serialize + ?Sized)) -> Result<(), NonFinite> {
+        super::check(value, true)
+    }
+
+    #[test]
+    fn finds_a_some_of_a_null_in_every_codec_and_non_finite_floats_for_json() {
+        assert!(super::check(&f64::NAN, false).is_ok());
+        assert!(super::check(&Some(None::<u8>), false).is_err());
+        assert!(check(&vec![Some(Some(()))]).is_err());
+        assert!(check(&vec![Some(Some(1))]).is_ok());
+        assert!(
+            check(&Some(vec![None::<u8>])).is_ok(),
+            "a None inside a list is fine"
+        );
     }
 
     #[test]
