@@ -7,6 +7,8 @@
 //!   claim the key with a lease and store by compare-and-set (`GET`, a `CLAIM` script, the
 //!   load, a `FILL` script), against the same sequence without a lease on a raw connection
 //!   (`GET`, `GET` again, the load, `SET PX`: what a miss cost before leases);
+//! - a `Cache::get` hit on caches that store values compressed, encrypted or both, against
+//!   one that stores plain JSON;
 //! - a `#[cached]` call with Redis down (circuit open) against the bare function.
 //!
 //! Run with `cargo bench -p cached-tests --bench redis`; `BENCHMARKS.md` has the figures.
@@ -346,6 +348,72 @@ async fn misses(server: &RedisServer, cache: Cache) {
     );
 }
 
+/// A hit on caches storing the 10 posts in each protected form, against plain JSON.
+async fn protected_hits(server: &RedisServer) {
+    use cached_core::codec::ValueKeys;
+
+    let keys = ValueKeys::new([3; 32]);
+    let config = || {
+        CacheConfig::redis(&server.url())
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_response_timeout(Duration::from_secs(5))
+    };
+    let caches = [
+        (
+            "plain JSON",
+            Cache::new("plain", &config().with_key_prefix("p:")).unwrap(),
+        ),
+        (
+            "LZ4",
+            Cache::new("lz4", &config().with_key_prefix("z:").with_compression(0)).unwrap(),
+        ),
+        (
+            "encrypted",
+            Cache::new(
+                "enc",
+                &config().with_key_prefix("e:").with_encryption(keys.clone()),
+            )
+            .unwrap(),
+        ),
+        (
+            "LZ4 + encrypted",
+            Cache::new(
+                "both",
+                &config()
+                    .with_key_prefix("b:")
+                    .with_compression(0)
+                    .with_encryption(keys),
+            )
+            .unwrap(),
+        ),
+    ];
+    for (_, cache) in &caches {
+        cache.set("posts", &posts(), None).await.unwrap();
+    }
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); caches.len()];
+    for _ in 0..ROUNDS {
+        for ((_, cache), samples) in caches.iter().zip(&mut samples) {
+            samples.push(
+                sequential(SEQUENTIAL_OPS, || async {
+                    black_box(cache_get(cache).await);
+                })
+                .await,
+            );
+        }
+    }
+    let medians: Vec<f64> = samples.into_iter().map(median).collect();
+    println!(
+        "Cache::get hit by stored form (1 task), median of {ROUNDS} rounds of {SEQUENTIAL_OPS}:"
+    );
+    for ((name, _), ns) in caches.iter().zip(&medians) {
+        println!(
+            "  {name:<22} {:>8.1} µs  ({:+.1}%)",
+            ns / 1e3,
+            (ns / medians[0] - 1.0) * 100.0
+        );
+    }
+}
+
 /// The cached variants, in the order they are measured after the raw one.
 const NAMES: [&str; 3] = ["#[cached]", "Cache::get", "Cache::get_or_set"];
 
@@ -413,6 +481,7 @@ fn main() {
         tokio::spawn(async move {
             hits(&server, cache.clone()).await;
             misses(&server, cache).await;
+            protected_hits(&server).await;
         })
         .await
         .unwrap();
