@@ -314,7 +314,10 @@ async fn status_headers_and_body_are_replayed_exactly() {
 
 #[tokio::test]
 async fn replay_is_exact_through_a_serializing_backend() {
-    let (store, cache) = ByteStore::cache("http-replay-bytes");
+    let (store, cache) = ByteStore::cache(
+        "http-replay-bytes",
+        cached_core::CacheConfig::backend("http-replay-bytes"),
+    );
     assert_exact_replay(cache).await;
     assert_eq!(store.contents().len(), 1);
 }

@@ -151,7 +151,10 @@ async fn a_failing_backend_serves_the_handlers_response() {
 
 #[tokio::test]
 async fn entries_are_compact_json_on_a_byte_backend_and_replay_exactly() {
-    let (store, cache) = ByteStore::cache("http-flight-bytes");
+    let (store, cache) = ByteStore::cache(
+        "http-flight-bytes",
+        cached_core::CacheConfig::backend("http-flight-bytes"),
+    );
     let body = "{\"title\":\"Hello\"}".repeat(100);
     let expected = body.clone();
     let router = Router::new()

@@ -3,16 +3,15 @@
 //! (one cache, and two caches with their own connections standing for two processes), on a
 //! custom backend, and between two real processes.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cached_core::{
-    Backend, BackendError, Cache, CacheConfig, CacheSettings, cached, configure, invalidates,
-    register_backend,
+    Cache, CacheConfig, CacheSettings, cached, configure, invalidates, register_backend,
 };
+use cached_tests::map_backend::MapBackend;
 use cached_tests::races::{Invalidation, Pause, Series};
 use cached_tests::redis_server::{PATIENT, RedisServer};
 use tokio::sync::Notify;
@@ -87,44 +86,9 @@ async fn redis_loads_racing_another_process_invalidations_store_nothing_stale() 
     .await;
 }
 
-/// A custom backend over a map that yields inside every call, so that a fill's write and an
-/// invalidation's delete interleave as much as they can.
-#[derive(Default)]
-struct YieldingMap(Mutex<HashMap<String, Vec<u8>>>);
-
-#[cached_core::async_trait]
-impl Backend for YieldingMap {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        tokio::task::yield_now().await;
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn set(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        _: Option<Duration>,
-    ) -> Result<(), BackendError> {
-        tokio::task::yield_now().await;
-        self.0.lock().unwrap().insert(key.to_owned(), value);
-        Ok(())
-    }
-    async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        tokio::task::yield_now().await;
-        Ok(self.0.lock().unwrap().remove(key).is_some())
-    }
-    async fn clear(&self) -> Result<(), BackendError> {
-        tokio::task::yield_now().await;
-        self.0.lock().unwrap().clear();
-        Ok(())
-    }
-    async fn keys(&self) -> Result<Vec<String>, BackendError> {
-        Ok(self.0.lock().unwrap().keys().cloned().collect())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn custom_backend_loads_racing_invalidations_store_nothing_stale() {
-    register_backend("yielding-map", |_| Ok(YieldingMap::default()));
+    register_backend("yielding-map", |_| Ok(MapBackend::yielding()));
     let cache = Cache::new("custom", &CacheConfig::backend("yielding-map")).unwrap();
     Series {
         name: "custom backend",

@@ -20,10 +20,10 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cached_bench::posts::{Post, posts};
 use cached_core::{Cache, CacheConfig, CacheSettings, cached};
 use cached_tests::redis_server::RedisServer;
 use redis::aio::ConnectionManager;
-use serde::{Deserialize, Serialize};
 
 const ROUNDS: usize = 301;
 const SEQUENTIAL_OPS: usize = 250;
@@ -33,27 +33,6 @@ const MISS_ROUNDS: usize = 101;
 const MISS_OPS: usize = 100;
 const DOWN_ROUNDS: usize = 51;
 const DOWN_OPS: usize = 20_000;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Post {
-    id: u64,
-    title: String,
-    author: String,
-    tags: Vec<String>,
-    views: u64,
-}
-
-fn posts() -> Vec<Post> {
-    (0..10)
-        .map(|id| Post {
-            id,
-            title: format!("Post number {id} about caching"),
-            author: "abc123".into(),
-            tags: vec!["rust".into(), "redis".into()],
-            views: id * 1_000,
-        })
-        .collect()
-}
 
 /// The median of `rounds` measurements of `per_op`.
 fn median(mut samples: Vec<f64>) -> f64 {

@@ -3,15 +3,11 @@
 //! value that was tampered with, moved from another key, written without protection or in
 //! another codec; keys rotate without a flush; and compressed and plain values coexist.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use cached_core::codec::{Codec, ValueKeys};
-use cached_core::{
-    Backend, BackendError, Cache, CacheConfig, CacheSettings, Error, cached, configure,
-    register_backend,
-};
+use cached_core::{Cache, CacheConfig, CacheSettings, Error, cached, configure, register_backend};
+use cached_tests::map_backend::MapBackend;
 use cached_tests::redis_server::{PATIENT, RedisServer};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -135,33 +131,6 @@ fn shape() -> impl Strategy<Value = Shape> {
             (inner, any::<bool>()).prop_map(|(s, b)| Shape::Pair(Box::new(s), b)),
         ]
     })
-}
-
-/// A custom backend over a map, with every default method.
-#[derive(Default)]
-struct MapBackend(Mutex<HashMap<String, Vec<u8>>>);
-
-#[cached_core::async_trait]
-impl Backend for MapBackend {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn set(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        _: Option<Duration>,
-    ) -> Result<(), BackendError> {
-        self.0.lock().unwrap().insert(key.to_owned(), value);
-        Ok(())
-    }
-    async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        Ok(self.0.lock().unwrap().remove(key).is_some())
-    }
-    async fn clear(&self) -> Result<(), BackendError> {
-        self.0.lock().unwrap().clear();
-        Ok(())
-    }
 }
 
 fn redis(server: &RedisServer, prefix: &str) -> CacheConfig {

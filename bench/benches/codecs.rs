@@ -7,42 +7,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use cached_bench::posts::{Post, many_posts, posts};
 use cached_core::codec::{Codec, Protection, ValueFormat, ValueKeys};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Post {
-    id: u64,
-    title: String,
-    author: String,
-    tags: Vec<String>,
-    views: u64,
-}
-
-fn posts() -> Vec<Post> {
-    (0..10)
-        .map(|id| Post {
-            id,
-            title: format!("Post number {id} about caching"),
-            author: "abc123".into(),
-            tags: vec!["rust".into(), "redis".into()],
-            views: id * 1_000,
-        })
-        .collect()
-}
-
-/// A 100 KB value (in JSON) of the kind caches hold: 680 posts with longer text.
-fn large() -> Vec<Post> {
-    (0..680)
-        .map(|id| Post {
-            id,
-            title: format!("Post number {id}: a longer title about caching values in Redis"),
-            author: format!("author-{}", id % 17),
-            tags: vec!["rust".into(), "redis".into(), format!("tag-{}", id % 9)],
-            views: id * 7_919,
-        })
-        .collect()
-}
 
 /// Nanoseconds per run of `f`, median of 51 rounds of `runs`.
 fn time(runs: usize, mut f: impl FnMut()) -> f64 {
@@ -61,7 +27,7 @@ fn time(runs: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let keys = ValueKeys::new([9; 32]);
-    for (name, value, runs) in [("10 posts", posts(), 2_000), ("100 KB", large(), 20)] {
+    for (name, value, runs) in [("10 posts", posts(), 2_000), ("100 KB", many_posts(), 20)] {
         println!("{name}");
         println!("codec       | form            |   bytes | encode (µs) | decode (µs)");
         for codec in [Codec::Json, Codec::MessagePack, Codec::Postcard] {

@@ -1,8 +1,10 @@
-//! Shared parts of the memory benchmarks (`benches/peers`, `benches/memory`): the workload,
-//! an allocator that counts live bytes, and the table printer. The peers themselves are
-//! dependencies of the benchmark targets only.
+//! Shared parts of the benchmarks: the memory benchmarks' workload (`benches/peers`,
+//! `benches/memory`), an allocator that counts live bytes, the table printer, and the posts
+//! the Redis and codec benchmarks store. The peers themselves are dependencies of the
+//! benchmark targets only.
 
 pub mod alloc;
 pub mod histogram;
+pub mod posts;
 pub mod table;
 pub mod workload;

@@ -3,16 +3,14 @@
 
 #![allow(dead_code, reason = "each test file uses a part of this module")]
 
-use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use bytes::Bytes;
-use cached_core::{Backend, BackendError, Cache, CacheConfig};
 use http_body::Frame;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -134,45 +132,5 @@ pub(crate) async fn next_chunk(response: &mut reqwest::Response) -> Option<Bytes
 }
 
 /// A byte-oriented store, as Redis is: values arrive serialized.
-#[derive(Clone, Default)]
-pub(crate) struct ByteStore(Arc<Mutex<HashMap<String, Vec<u8>>>>);
-
-impl ByteStore {
-    /// A cache over a new store, registered as the backend `name`; and the store, to look
-    /// at what was written.
-    pub(crate) fn cache(name: &str) -> (Self, Cache) {
-        let store = Self::default();
-        let shared = store.clone();
-        cached_core::register_backend(name, move |_| Ok(shared.clone()));
-        let cache = Cache::new(name, &CacheConfig::backend(name)).unwrap();
-        (store, cache)
-    }
-
-    /// Every key and its serialized value.
-    pub(crate) fn contents(&self) -> HashMap<String, Vec<u8>> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-#[cached_core::async_trait]
-impl Backend for ByteStore {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn set(
-        &self,
-        key: &str,
-        value: Vec<u8>,
-        _: Option<Duration>,
-    ) -> Result<(), BackendError> {
-        self.0.lock().unwrap().insert(key.to_owned(), value);
-        Ok(())
-    }
-    async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        Ok(self.0.lock().unwrap().remove(key).is_some())
-    }
-    async fn clear(&self) -> Result<(), BackendError> {
-        self.0.lock().unwrap().clear();
-        Ok(())
-    }
-}
+#[allow(unused_imports, reason = "each test file uses a part of this module")]
+pub(crate) use cached_tests::map_backend::MapBackend as ByteStore;

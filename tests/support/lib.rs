@@ -3,6 +3,7 @@
 pub mod contention;
 pub mod down;
 pub mod logs;
+pub mod map_backend;
 pub mod races;
 pub mod redis_server;
 
