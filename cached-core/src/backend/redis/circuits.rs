@@ -9,11 +9,10 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use parking_lot::Mutex;
 
 use super::circuit::Breaker;
 use super::cluster::{SlotMap, slot};
@@ -57,7 +56,10 @@ pub(super) struct ClusterCircuits {
     /// Guards calls while no map is known, and calls that name no key.
     cluster: NodeCircuit,
     routes: ArcSwapOption<Routes>,
-    fetched: Mutex<Option<Instant>>,
+    /// When the map was last fetched or found current, in nanoseconds since `epoch`; 0
+    /// before the first fetch. Checked without a lock on every call.
+    checked: AtomicU64,
+    epoch: Instant,
     fetching: AtomicBool,
     /// A node answered that a slot moved: fetch the map again at once.
     stale: AtomicBool,
@@ -100,7 +102,8 @@ impl Circuits {
                 breaker: Breaker::new(threshold, cooldown),
             },
             routes: ArcSwapOption::empty(),
-            fetched: Mutex::new(None),
+            checked: AtomicU64::new(0),
+            epoch: Instant::now(),
             fetching: AtomicBool::new(false),
             stale: AtomicBool::new(false),
         })
@@ -147,20 +150,33 @@ impl Circuits {
         }
     }
 
-    /// Whether the slot map should be fetched now: a cluster's, never fetched or (while a
-    /// node's circuit is open) not for `REFETCH`, and nobody else fetching it. The caller
-    /// that gets `true` fetches and calls [`install`](Circuits::install) or
-    /// [`fetch_failed`](Circuits::fetch_failed).
+    /// Whether the slot map should be fetched now: a cluster's, never fetched, said to be
+    /// stale by a moved slot, or (while a node's circuit is open) not fetched for `REFETCH`;
+    /// and nobody else fetching it. The caller that gets `true` fetches and calls
+    /// [`install`](Circuits::install) or [`fetch_failed`](Circuits::fetch_failed). Costs a
+    /// call an atomic load or two, and a look at the circuits once per `REFETCH`.
     pub(super) fn fetch_due(&self) -> bool {
         let Circuits::Cluster(cluster) = self else {
             return false;
         };
-        let due = match *cluster.fetched.lock() {
-            None => !cluster.cluster.breaker.refuses(),
-            Some(at) => {
-                cluster.stale.load(Ordering::Acquire)
-                    || (at.elapsed() >= REFETCH && !self.open().is_empty())
+        let checked = cluster.checked.load(Ordering::Acquire);
+        let due = if checked == 0 {
+            !cluster.cluster.breaker.refuses()
+        } else if cluster.stale.load(Ordering::Acquire) {
+            true
+        } else {
+            let now = cluster.now();
+            if now.saturating_sub(checked) < REFETCH.as_nanos() as u64 {
+                return false;
             }
+            let open = cluster.routes.load().iter().any(|routes| {
+                routes.circuits.iter().any(|circuit| circuit.breaker.refuses())
+            });
+            if !open {
+                // Current as far as anyone knows: look again after `REFETCH`.
+                cluster.checked.store(now, Ordering::Release);
+            }
+            open
         };
         due && !cluster.fetching.swap(true, Ordering::AcqRel)
     }
@@ -195,7 +211,7 @@ impl Circuits {
     /// Ends a fetch (whether or not it succeeded): the next is due after `REFETCH`.
     pub(super) fn fetch_failed(&self) {
         if let Circuits::Cluster(cluster) = self {
-            *cluster.fetched.lock() = Some(Instant::now());
+            cluster.checked.store(cluster.now(), Ordering::Release);
             cluster.stale.store(false, Ordering::Release);
             cluster.fetching.store(false, Ordering::Release);
         }
@@ -233,6 +249,11 @@ impl Circuits {
 }
 
 impl ClusterCircuits {
+    /// Nanoseconds since `epoch`, never 0.
+    fn now(&self) -> u64 {
+        (self.epoch.elapsed().as_nanos() as u64).max(1)
+    }
+
     fn for_slot(&self, slot: u16) -> Gate<'_> {
         let routes = self.routes.load();
         let circuit = routes
