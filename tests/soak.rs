@@ -127,12 +127,26 @@ struct Tally {
     lock_errors: [AtomicU64; 2],
     incr_errors: [AtomicU64; 2],
     memory_increments: [AtomicU64; COUNTERS],
+    /// Redis increments acknowledged, and sent (a failed one, a timeout say, may still have
+    /// been applied).
+    redis_acked: [AtomicU64; COUNTERS],
+    redis_sent: [AtomicU64; COUNTERS],
     inside: [[AtomicUsize; LOCKS]; 2],
 }
 
-/// Redis increments, with the time each returned and whether it was acknowledged (a failed
-/// one, a timeout say, may still have been applied).
-type Acks = Mutex<Vec<(Instant, usize, bool)>>;
+fn totals(counters: &[AtomicU64; COUNTERS]) -> [u64; COUNTERS] {
+    counters.each_ref().map(|n| n.load(Ordering::SeqCst))
+}
+
+/// One restart: when Redis was killed and answered again, the increments sent before the
+/// kill and those acknowledged before it was back.
+#[derive(Clone, Copy)]
+struct Restart {
+    killed: Instant,
+    back: Instant,
+    sent_at_kill: [u64; COUNTERS],
+    acked_at_back: [u64; COUNTERS],
+}
 
 /// Each task's latencies: reads on Redis, reads in memory, writes, increments, locks.
 #[derive(Default, Clone)]
@@ -145,7 +159,6 @@ async fn task(
     deadline: Instant,
     zipf: Arc<Zipf>,
     tally: Arc<Tally>,
-    acks: Arc<Acks>,
     caches: [Cache; 2],
 ) -> Latencies {
     let mut rng = SplitMix::new(index + 1);
@@ -178,9 +191,10 @@ async fn task(
                     .incr(&format!("soak:counter:{counter}"), 1)
                     .await;
                 if which == 0 {
-                    acks.lock()
-                        .unwrap()
-                        .push((Instant::now(), counter, done.is_ok()));
+                    tally.redis_sent[counter].fetch_add(1, Ordering::SeqCst);
+                    if done.is_ok() {
+                        tally.redis_acked[counter].fetch_add(1, Ordering::SeqCst);
+                    }
                 }
                 match done {
                     Ok(_) if which == 1 => {
@@ -266,6 +280,22 @@ impl Target {
 }
 
 /// Resident memory, from `/proc/self/statm`.
+/// A counter, read once the cache answers again: the last restart may have left its circuit
+/// cooling down.
+async fn read_after_recovery(cache: &Cache, key: &str) -> u64 {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        match cache.get::<u64>(key).await {
+            Ok(held) => return held.unwrap_or(0),
+            Err(error) if Instant::now() < give_up => {
+                eprintln!("reading {key}: {error}; trying again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("{key} unreadable 30 s after the soak: {error}"),
+        }
+    }
+}
+
 fn resident_mib() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: f64 = statm
@@ -302,25 +332,35 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
     let deadline = started + settings.duration;
 
     let running = Arc::new(AtomicBool::new(true));
+    let tally = Arc::new(Tally::default());
+    let restart_log: Arc<Mutex<Vec<Restart>>> = Arc::default();
     let restarts = {
         let (running, every) = (running.clone(), settings.restart_every);
+        let (tally, log) = (tally.clone(), restart_log.clone());
         let mut target = target;
         std::thread::spawn(move || {
-            let mut times = Vec::new();
             let mut next = Instant::now() + every;
+            let mut round = 0;
             while running.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
                 if Instant::now() >= next && running.load(Ordering::SeqCst) {
-                    times.push(target.restart(times.len()));
+                    let sent_at_kill = totals(&tally.redis_sent);
+                    let (killed, back) = target.restart(round);
+                    let acked_at_back = totals(&tally.redis_acked);
+                    log.lock().unwrap().push(Restart {
+                        killed,
+                        back,
+                        sent_at_kill,
+                        acked_at_back,
+                    });
+                    round += 1;
                     next = Instant::now() + every;
                 }
             }
-            (times, target)
+            target
         })
     };
 
-    let tally = Arc::new(Tally::default());
-    let acks = Arc::new(Acks::default());
     let zipf = Arc::new(Zipf::new(settings.keys, 1.0));
     let tasks: Vec<_> = (0..settings.tasks as u64)
         .map(|index| {
@@ -329,21 +369,35 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
                 deadline,
                 zipf.clone(),
                 tally.clone(),
-                acks.clone(),
                 caches.clone(),
             ))
         })
         .collect();
 
-    // Windows, and the Redis cache's hits sampled often to date each recovery.
+    // Windows, and the Redis cache's hits watched often to date each recovery: the first
+    // hit after Redis is back.
     let mut windows = Vec::new();
-    let mut hit_times: Vec<(Instant, u64)> = Vec::new();
+    let mut recoveries: Vec<Option<Duration>> = Vec::new();
+    let mut watching: Option<(Instant, u64)> = None;
     let (mut ops_before, mut errors_before) = (0, 0);
     let mut window_end = started + settings.window;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let now = Instant::now();
-        hit_times.push((now, caches[0].stats().hits));
+        let hits = caches[0].stats().hits;
+        let restarted = restart_log
+            .lock()
+            .unwrap()
+            .get(recoveries.len())
+            .map(|r| r.back);
+        match (watching, restarted) {
+            (Some((back, baseline)), _) if hits > baseline => {
+                recoveries.push(Some(now - back));
+                watching = None;
+            }
+            (None, Some(back)) => watching = Some((back, hits)),
+            _ => {}
+        }
         if now >= window_end {
             let ops = tally.ops.load(Ordering::Relaxed);
             let errors = caches[0].stats().errors;
@@ -365,7 +419,9 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
         }
     }
     running.store(false, Ordering::SeqCst);
-    let (restart_times, target) = restarts.join().unwrap();
+    let target = restarts.join().unwrap();
+    let restart_log = restart_log.lock().unwrap().clone();
+    recoveries.resize(restart_log.len(), None);
 
     // What the caches hold at the end.
     let mut memory_counters = Vec::new();
@@ -373,7 +429,7 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
     for counter in 0..COUNTERS {
         let key = format!("soak:counter:{counter}");
         memory_counters.push(caches[1].get::<u64>(&key).await.unwrap().unwrap_or(0));
-        redis_counters.push(caches[0].get::<u64>(&key).await.unwrap().unwrap_or(0));
+        redis_counters.push(read_after_recovery(&caches[0], &key).await);
     }
     drop(target);
 
@@ -390,7 +446,7 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
             "server"
         },
         settings.restart_every,
-        restart_times.len()
+        restart_log.len()
     );
     println!(
         "operations: {}; Redis cache hits {}, misses {}, errors {}; memory cache hits {}, misses {}",
@@ -419,27 +475,16 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
             histogram.max()
         );
     }
-    let mut recoveries = Vec::new();
-    for (i, (killed, back)) in restart_times.iter().enumerate() {
-        let hits_at_back = hit_times
-            .iter()
-            .take_while(|(at, _)| at <= back)
-            .last()
-            .map_or(0, |(_, hits)| *hits);
-        let recovered = hit_times
-            .iter()
-            .find(|(at, hits)| at > back && *hits > hits_at_back)
-            .map(|(at, _)| *at - *back);
+    for (i, (restart, recovered)) in restart_log.iter().zip(&recoveries).enumerate() {
         println!(
             "restart {i}: killed at {:.2} s, back at {:.2} s, hits again {}",
-            (*killed - started).as_secs_f64(),
-            (*back - started).as_secs_f64(),
+            (restart.killed - started).as_secs_f64(),
+            (restart.back - started).as_secs_f64(),
             recovered.map_or("never".to_owned(), |r| format!(
                 "{:.0} ms after",
                 r.as_secs_f64() * 1e3
             ))
         );
-        recoveries.push((*back, recovered));
     }
     println!(
         "locks (redis, memory): overlaps {:?}, lost releases {:?}, errors {:?}; incr errors {:?}",
@@ -483,30 +528,24 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
         memory_counters, memory_expected,
         "memory counters kept every increment"
     );
-    let acks = acks.lock().unwrap();
-    let last_kill = restart_times.last().map(|(killed, _)| *killed);
-    let last_back = restart_times.last().map(|(_, back)| *back);
+    let (acked, sent) = (totals(&tally.redis_acked), totals(&tally.redis_sent));
+    let last = restart_log.last();
     for (counter, held) in redis_counters.iter().enumerate() {
-        let since = |from: Option<Instant>, failed_too: bool| {
-            acks.iter()
-                .filter(|(at, c, acked)| {
-                    *c == counter && (*acked || failed_too) && from.is_none_or(|from| *at > from)
-                })
-                .count() as u64
-        };
-        // A cluster restarts one primary at a time: a counter on another one keeps counting.
-        let (least, most) = (
-            since(last_back, false),
-            since(if settings.cluster { None } else { last_kill }, true),
-        );
+        // Acknowledged since Redis was last back: kept; sent since it was last killed (on a
+        // cluster, which restarts one primary at a time, ever): at most that many.
+        let least = acked[counter] - last.map_or(0, |r| r.acked_at_back[counter]);
+        let most = sent[counter]
+            - last
+                .filter(|_| !settings.cluster)
+                .map_or(0, |r| r.sent_at_kill[counter]);
         assert!(
             (least..=most).contains(held),
             "Redis counter {counter} holds {held}, increments since the last restart {least}..={most}"
         );
     }
     let end = started + settings.duration;
-    for (back, recovered) in recoveries {
-        if end.saturating_duration_since(back) > Duration::from_secs(5) {
+    for (restart, recovered) in restart_log.iter().zip(recoveries) {
+        if end.saturating_duration_since(restart.back) > Duration::from_secs(5) {
             assert!(
                 recovered.is_some(),
                 "hits did not come back after a restart"

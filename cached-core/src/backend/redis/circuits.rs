@@ -170,7 +170,10 @@ impl Circuits {
                 return false;
             }
             let open = cluster.routes.load().iter().any(|routes| {
-                routes.circuits.iter().any(|circuit| circuit.breaker.refuses())
+                routes
+                    .circuits
+                    .iter()
+                    .any(|circuit| circuit.breaker.refuses())
             });
             if !open {
                 // Current as far as anyone knows: look again after `REFETCH`.
