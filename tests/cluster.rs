@@ -4,11 +4,20 @@
 
 use std::time::Duration;
 
-use cached_core::{Cache, CacheSettings};
+use cached_core::{Cache, CacheConfig, CacheSettings};
 use cached_tests::redis_server::{PATIENT, RedisCluster};
 
 fn keys(count: usize) -> Vec<String> {
     (0..count).map(|i| format!("item:{i}")).collect()
+}
+
+/// A cache on `cluster` that gives a dead node 300 ms before failing open.
+fn failing_fast(name: &str, cluster: &RedisCluster) -> Cache {
+    let timeout = Duration::from_millis(300);
+    let config = CacheConfig::redis_cluster(&cluster.urls())
+        .with_connect_timeout(timeout)
+        .with_response_timeout(timeout);
+    Cache::new(name, &config).unwrap()
 }
 
 async fn fill(cache: &Cache, keys: &[String]) {
@@ -177,18 +186,10 @@ async fn kill_a_primary(full_coverage: bool) -> (usize, usize) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Instant;
 
-    use cached_core::CacheConfig;
     use tokio::sync::Mutex;
 
     let mut cluster = RedisCluster::start_with_replicas(full_coverage);
-    let timeout = Duration::from_millis(300);
-    let cache = Cache::new(
-        "failover",
-        &CacheConfig::redis_cluster(&cluster.urls())
-            .with_connect_timeout(timeout)
-            .with_response_timeout(timeout),
-    )
-    .unwrap();
+    let cache = failing_fast("failover", &cluster);
     let all = keys(300);
     fill(&cache, &all).await;
     let owners: Vec<u16> = all.iter().map(|key| cluster.primary_of(0, key)).collect();
@@ -297,17 +298,10 @@ async fn kill_a_primary(full_coverage: bool) -> (usize, usize) {
 /// at once), do their work on the others, and name it in the error they return.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_across_nodes_skip_a_dead_primary_and_name_it() {
-    use cached_core::{BackendError, CacheConfig, Error};
+    use cached_core::{BackendError, Error};
 
     let mut cluster = RedisCluster::start_partial();
-    let timeout = Duration::from_millis(300);
-    let cache = Cache::new(
-        "spanning",
-        &CacheConfig::redis_cluster(&cluster.urls())
-            .with_connect_timeout(timeout)
-            .with_response_timeout(timeout),
-    )
-    .unwrap();
+    let cache = failing_fast("spanning", &cluster);
     let all = keys(300);
     fill(&cache, &all).await;
     let dead_port = cluster.nodes()[0].port();
