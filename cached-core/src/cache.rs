@@ -9,6 +9,7 @@ mod barrier;
 mod invalidate;
 mod load;
 mod lock_queues;
+mod refresh;
 mod unconfirmed;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::LOG_TARGET;
 use crate::backend::memory::ValueStore;
 use crate::error::{BackendError, Error, Result};
 use crate::flight::Flights;
+use crate::freshness::Freshness;
 use crate::stats::{CacheStats, Stats};
 use crate::store::{Lookup, Store, StoreError};
 use crate::ttl::Ttl;
@@ -31,8 +33,10 @@ use barrier::Barrier;
 use lock_queues::LockQueues;
 use unconfirmed::Unconfirmed;
 
+pub(crate) use load::{Fill, Ticket};
 #[cfg(feature = "http")]
-pub(crate) use load::{Flown, Loaded, Ticket};
+pub(crate) use load::{Flown, Loaded};
+pub(crate) use refresh::Fresh;
 
 /// A handle to one named cache. Cloning is cheap (one reference count) and every clone
 /// talks to the same store, counters and locks.
@@ -233,6 +237,92 @@ impl Cache {
         self.load_ok(key, ttl, |_| true, loader).await
     }
 
+    /// As [`get_or_set`](Cache::get_or_set), with `freshness`: past its `ttl` the value is
+    /// served within [`stale`](Freshness::stale) while one background call of `loader`
+    /// refreshes it, and a hit within [`early_refresh`](Freshness::early_refresh) of the
+    /// `ttl` refreshes it before it goes stale. The entry is stored for `ttl` plus
+    /// [`kept_past_ttl`](Freshness::kept_past_ttl).
+    ///
+    /// `loader` runs in the background (on the current Tokio runtime) when it refreshes, so
+    /// it owns what it uses (`'static`). A refresh is one per key in this process and, on
+    /// Redis, across processes; it stores its value only while no invalidation or write of
+    /// the key came since it read the entry (see [`get_or_set`](Cache::get_or_set)).
+    ///
+    /// ```
+    /// # async fn run() {
+    /// use std::time::Duration;
+    /// use cached_core::{Cache, Freshness};
+    ///
+    /// let cache = cached_core::cache();
+    /// let stale = Freshness::new().stale(Duration::from_secs(300));
+    /// let feed: Vec<u64> = cache
+    ///     .get_or_set_fresh("feed:42", || async { vec![1, 2, 3] }, Some(Duration::from_secs(60)), stale)
+    ///     .await;
+    /// assert_eq!(feed, [1, 2, 3]);
+    /// # }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(run());
+    /// ```
+    pub async fn get_or_set_fresh<T, F, Fut>(
+        &self,
+        key: &str,
+        loader: F,
+        ttl: Option<Duration>,
+        freshness: Freshness,
+    ) -> T
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        match self.lookup_fresh::<T>(key, &freshness, ttl).await {
+            Fresh::Serve(value, refresh) => {
+                if let Some(refresh) = refresh {
+                    let load = loader();
+                    refresh.spawn(async move { Some(load.await) });
+                }
+                value
+            }
+            Fresh::Load { fill, .. } => self.load_value(key, fill, |_| true, loader).await,
+        }
+    }
+
+    /// As [`try_get_or_set`](Cache::try_get_or_set), with `freshness` as in
+    /// [`get_or_set_fresh`](Cache::get_or_set_fresh); in addition, when `loader` fails and
+    /// the entry is within [`stale_if_error`](Freshness::stale_if_error) past its `ttl`, the
+    /// caller gets that value (logged at `warn`, counted in
+    /// [`stale_on_error`](CacheStats::stale_on_error)). A background refresh that fails
+    /// keeps the entry as it is.
+    pub async fn try_get_or_set_fresh<T, E, F, Fut>(
+        &self,
+        key: &str,
+        loader: F,
+        ttl: Option<Duration>,
+        freshness: Freshness,
+    ) -> std::result::Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Send + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+    {
+        match self.lookup_fresh::<T>(key, &freshness, ttl).await {
+            Fresh::Serve(value, refresh) => {
+                if let Some(refresh) = refresh {
+                    let load = loader();
+                    refresh.spawn(async move { load.await.ok() });
+                }
+                Ok(value)
+            }
+            Fresh::Load { fill, fallback } => {
+                let result = self.load_ok(key, fill, |_| true, loader).await;
+                match (result, fallback) {
+                    (Err(_), Some(fallback)) => Ok(self.serve_on_error(key, fallback)),
+                    (result, _) => result,
+                }
+            }
+        }
+    }
+
     /// Removes `key`; returns whether it existed.
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let deleted = self
@@ -421,13 +511,7 @@ impl Cache {
         match self.inner.store.get::<T>(key).await {
             Ok(lookup) => self.decoded(key, lookup),
             Err(error) => {
-                self.inner.stats.errors.incr();
-                if matches!(error, BackendError::Unavailable) {
-                    // The circuit breaker logged the outage once; one line per call would flood.
-                    tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read skipped; treated as a miss");
-                } else {
-                    tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache read failed; treated as a miss");
-                }
+                self.read_failed(key, &error);
                 None
             }
         }

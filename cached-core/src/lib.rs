@@ -71,6 +71,7 @@ pub mod codec;
 mod config;
 mod error;
 mod flight;
+mod freshness;
 mod glob;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -108,6 +109,7 @@ pub use config::{
     CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField, KeySource,
 };
 pub use error::{BackendError, Error, Result};
+pub use freshness::Freshness;
 pub use lock::LockGuard;
 pub use registry::{DEFAULT_CACHE, cache, configure, get_cache};
 pub use stats::CacheStats;

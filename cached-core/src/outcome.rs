@@ -1,6 +1,8 @@
 //! What stores answer: the outcomes of reads, writes and a load's claim and fill. Shared by
 //! the dispatch (`store.rs`), the backends and the codec, which is why it sits below them.
 
+use std::time::Duration;
+
 use crate::codec::{DecodeError, EncodeError};
 use crate::error::BackendError;
 
@@ -10,6 +12,16 @@ pub(crate) enum Lookup<T> {
     Miss,
     /// A value is stored but does not decode as the type asked for.
     Undecodable(DecodeError),
+}
+
+/// A read that also tells the entry's age: what [`Freshness`](crate::Freshness) decides on.
+pub(crate) struct Aged<T> {
+    pub(crate) lookup: Lookup<T>,
+    /// The entry's remaining lifetime; `None` when it never expires (or on a miss).
+    pub(crate) left: Option<Duration>,
+    /// The claim a background refresh of the entry fills under: on Redis the bytes read,
+    /// which the refresh replaces only while the key still holds them.
+    pub(crate) lease: Lease,
 }
 
 /// Why a store operation failed.

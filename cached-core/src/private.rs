@@ -13,10 +13,12 @@ mod key;
 mod site;
 
 pub use cached::{
-    Condition, IsResult, KeepErr, OwnErr, ShareErr, SharedErr, Sharing, cached, condition,
-    condition_ok,
+    Condition, IsResult, KeepErr, OwnErr, ShareErr, SharedErr, Sharing, cached, cached_fresh,
+    condition, condition_ok,
 };
 pub use hit::{Pending, hit_now};
 pub use invalidate::{Invalidation, invalidate_entry, is_ok};
 pub use key::{Key, KeyResult, custom_key};
 pub use site::Site;
+
+pub use crate::freshness::Freshness;

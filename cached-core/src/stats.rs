@@ -22,6 +22,13 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Backend failures and undecodable values, each of which the caller survived.
     pub errors: u64,
+    /// Hits on entries past their `ttl`, served within `stale` while a refresh ran
+    /// (counted in `hits` too).
+    pub stale_hits: u64,
+    /// Background refreshes (`stale`, `early_refresh`) that stored a new value.
+    pub refreshes: u64,
+    /// Failed loads answered with an older value (`stale_if_error`).
+    pub stale_on_error: u64,
 }
 
 impl CacheStats {
@@ -45,6 +52,9 @@ pub(crate) struct Stats {
     pub(crate) deletes: Counter,
     pub(crate) evictions: Counter,
     pub(crate) errors: Counter,
+    pub(crate) stale_hits: Counter,
+    pub(crate) refreshes: Counter,
+    pub(crate) stale_on_error: Counter,
 }
 
 impl Stats {
@@ -56,6 +66,9 @@ impl Stats {
             deletes: self.deletes.get(),
             evictions: self.evictions.get(),
             errors: self.errors.get(),
+            stale_hits: self.stale_hits.get(),
+            refreshes: self.refreshes.get(),
+            stale_on_error: self.stale_on_error.get(),
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::error::BackendError;
 use crate::flight::Flight;
 use crate::ttl::Ttl;
 
-pub(crate) use crate::outcome::{Claim, Evicted, Filled, Lease, Lookup, StoreError};
+pub(crate) use crate::outcome::{Aged, Claim, Evicted, Filled, Lease, Lookup, StoreError};
 pub(crate) use custom::CustomStore;
 pub(crate) use memory::get as memory_get;
 
@@ -47,6 +47,20 @@ impl Store {
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.get(key).await,
             Store::Custom(custom) => custom.get(key).await,
+        }
+    }
+
+    /// As [`get`](Store::get), with the entry's remaining lifetime and the lease a
+    /// background refresh of it fills under.
+    pub(crate) async fn get_aged<T>(&self, key: &str) -> Result<Aged<T>, BackendError>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        match self {
+            Store::Memory(store) => Ok(memory::get_aged(store, key)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.get_aged(key).await,
+            Store::Custom(custom) => custom.get_aged(key).await,
         }
     }
 
@@ -258,6 +272,27 @@ impl Store {
         }
     }
 
+    /// Claims the background refresh of `key` across processes with `token` (on Redis; in
+    /// one process the refresh's flight is the claim, so other stores grant it at once).
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) async fn claim_refresh(&self, key: &str, token: &str) -> Result<bool, BackendError> {
+        match self {
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.claim_refresh(key, token).await,
+            Store::Memory(_) | Store::Custom(_) => Ok(true),
+        }
+    }
+
+    /// Gives back a claim [`claim_refresh`](Store::claim_refresh) granted.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
+    pub(crate) async fn end_refresh(&self, key: &str, token: &str) {
+        match self {
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.end_refresh(key, token).await,
+            Store::Memory(_) | Store::Custom(_) => {}
+        }
+    }
+
     /// Stores a load's `value` at `key` for `ttl` while its claim holds: `lease` is intact
     /// and `flight` not detached, checked atomically with the write. Custom backends cannot
     /// check atomically; the cache serializes their fills with invalidations instead.
@@ -297,6 +332,7 @@ impl Store {
 
     /// Gives a claim up without storing: a Redis lease is removed so that other processes
     /// stop waiting for it. Returns [`Filled::Lost`] when the lease had already gone.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) async fn release(&self, key: &str, lease: &Lease, flight: &Flight) -> Filled {
         match (self, lease) {
             #[cfg(feature = "redis")]

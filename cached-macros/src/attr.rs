@@ -14,6 +14,9 @@ use crate::errors::Errors;
 /// The options of `#[cached]`, in the order the error for an unknown one lists them.
 const CACHED_OPTIONS: &[&str] = &[
     "ttl",
+    "stale",
+    "stale_if_error",
+    "early_refresh",
     "key",
     "key_func",
     "condition",
@@ -44,6 +47,7 @@ pub(crate) type ModeOverride = Option<(Mode, Span)>;
 #[derive(Default)]
 pub(crate) struct CachedArgs {
     pub(crate) ttl: Option<Duration>,
+    pub(crate) freshness: Freshness,
     pub(crate) key: Option<LitStr>,
     pub(crate) key_func: Option<ExprPath>,
     pub(crate) condition: Option<Expr>,
@@ -52,6 +56,24 @@ pub(crate) struct CachedArgs {
     pub(crate) mode: ModeOverride,
     pub(crate) companion: Option<LitBool>,
     pub(crate) krate: Option<Path>,
+}
+
+/// The freshness options of `#[cached]`, each with the option's name (where errors about it
+/// are spanned).
+#[derive(Default)]
+pub(crate) struct Freshness {
+    pub(crate) stale: Option<(Duration, Ident)>,
+    pub(crate) stale_if_error: Option<(Duration, Ident)>,
+    pub(crate) early_refresh: Option<(Duration, Ident)>,
+}
+
+impl Freshness {
+    /// The first option set.
+    pub(crate) fn first(&self) -> Option<&Ident> {
+        [&self.stale, &self.early_refresh, &self.stale_if_error]
+            .into_iter()
+            .find_map(|option| option.as_ref().map(|(_, name)| name))
+    }
 }
 
 /// The arguments of `#[invalidates(...)]`.
@@ -73,9 +95,21 @@ pub(crate) fn parse_cached(args: TokenStream, errors: &mut Errors) -> CachedArgs
             let duplicate = seen.check(&name, errors);
             match name.to_string().as_str() {
                 "ttl" => {
-                    let ttl = parse_ttl(input, errors)?;
+                    let ttl = parse_duration(input, "ttl", errors)?;
                     if !duplicate {
                         out.ttl = ttl;
+                    }
+                }
+                "stale" | "stale_if_error" | "early_refresh" => {
+                    let option = name.to_string();
+                    let window = parse_duration(input, &option, errors)?;
+                    let slot = match option.as_str() {
+                        "stale" => &mut out.freshness.stale,
+                        "stale_if_error" => &mut out.freshness.stale_if_error,
+                        _ => &mut out.freshness.early_refresh,
+                    };
+                    if let (Some(window), false) = (window, duplicate) {
+                        *slot = Some((window, name.clone()));
                     }
                 }
                 "key" => set(&mut out.key, value::<LitStr>(input)?, duplicate),
@@ -233,9 +267,13 @@ fn unknown(
     Ok(())
 }
 
-/// `= 300` (seconds) or `= "5m"` (a duration); zero and malformed durations are errors
-/// spanned on the literal.
-fn parse_ttl(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Option<Duration>> {
+/// `= 300` (seconds) or `= "5m"` (a duration) for the option `option`; zero and malformed
+/// durations are errors spanned on the literal.
+fn parse_duration(
+    input: ParseStream<'_>,
+    option: &str,
+    errors: &mut Errors,
+) -> syn::Result<Option<Duration>> {
     let lit: Lit = value(input)?;
     let parsed = match &lit {
         Lit::Int(int) => int
@@ -248,20 +286,24 @@ fn parse_ttl(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Option<
                 text.value()
             )
         }),
-        _ => Err(
-            "`ttl` is seconds (`300`) or a duration such as `\"5m\"`, `\"1h30m\"` or `\"250ms\"`"
-                .to_owned(),
-        ),
+        _ => Err(format!(
+            "`{option}` is seconds (`300`) or a duration such as `\"5m\"`, `\"1h30m\"` or `\"250ms\"`"
+        )),
     };
     match parsed {
-        Ok(ttl) if ttl.is_zero() => {
+        Ok(duration) if duration.is_zero() => {
+            let why = if option == "ttl" {
+                "a value that expires at once is never cached"
+            } else {
+                "leave the option out instead"
+            };
             errors.at(
                 lit.span(),
-                "`ttl` must be greater than zero: a value that expires at once is never cached",
+                format!("`{option}` must be greater than zero: {why}"),
             );
             Ok(None)
         }
-        Ok(ttl) => Ok(Some(ttl)),
+        Ok(duration) => Ok(Some(duration)),
         Err(message) => {
             errors.at(lit.span(), message);
             Ok(None)

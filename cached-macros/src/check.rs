@@ -81,6 +81,9 @@ pub(crate) fn cached<'a>(
             );
         }
     }
+    if let Some(function) = &function {
+        check_freshness(item, function, args, errors);
+    }
     let key_args = |function: &Function<'_>| -> Vec<usize> {
         (0..function.args.len())
             .filter(|&i| !args.skip.contains(&function.args[i].ident))
@@ -114,6 +117,36 @@ pub(crate) fn cached<'a>(
         }
     };
     Some((function?, spec?))
+}
+
+/// The freshness options need a body that can run after the call returned (a background
+/// refresh): no borrowed argument. `stale_if_error` answers a failed load, so it needs a
+/// `Result`.
+fn check_freshness(item: &ItemFn, function: &Function<'_>, args: &CachedArgs, errors: &mut Errors) {
+    if let (Some((_, name)), Mode::Value) = (&args.freshness.stale_if_error, function.mode) {
+        errors.at(
+            name.span(),
+            "`stale_if_error` serves an older value when the body fails, so the function must return a `Result` (cached in `result` mode)",
+        );
+    }
+    let Some(option) = args.freshness.first() else {
+        return;
+    };
+    for input in &item.sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) if receiver.reference.is_some() => errors.at(
+                receiver.span(),
+                format!("`{option}` runs the body after the call has returned (a background refresh), so it cannot borrow `self`: use an owned receiver or a free function taking owned arguments"),
+            ),
+            FnArg::Typed(typed) if matches!(strip_groups(&typed.ty), Type::Reference(_)) => {
+                errors.at(
+                    typed.ty.span(),
+                    format!("`{option}` runs the body after the call has returned (a background refresh), so its arguments must be owned: take `String` rather than `&str`, a clone or an `Arc` rather than a reference"),
+                );
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Checks `#[invalidates]`'s arguments against `item`; the parsed templates.

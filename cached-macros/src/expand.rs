@@ -47,8 +47,8 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
     let key_expr = key_expr(&krate, function, spec, Access::Owned);
     let ttl = match args.ttl {
         Some(ttl) => {
-            let (secs, nanos) = (ttl.as_secs(), ttl.subsec_nanos());
-            quote!(::core::option::Option::Some(::core::time::Duration::new(#secs, #nanos)))
+            let ttl = duration(ttl);
+            quote!(::core::option::Option::Some(#ttl))
         }
         None => quote!(::core::option::Option::None),
     };
@@ -72,12 +72,25 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
         (None, _) => quote!(#krate::__private::Condition::always()),
     };
     let body = typed_body(function);
-    let args_group = Group::new(
-        Delimiter::Parenthesis,
-        quote!(#site, #key, #ttl, #condition, #body),
-    );
+    let fresh = freshness(&krate, &args.freshness);
+    let (args_group, entry) = match &fresh {
+        Some(freshness) => (
+            Group::new(
+                Delimiter::Parenthesis,
+                quote!(#site, #key, #ttl, #freshness, #condition, #body),
+            ),
+            format_ident!("cached_fresh"),
+        ),
+        None => (
+            Group::new(
+                Delimiter::Parenthesis,
+                quote!(#site, #key, #ttl, #condition, #body),
+            ),
+            format_ident!("cached"),
+        ),
+    };
     let call = match function.mode {
-        Mode::Value => spanned_call(quote!(#krate::__private::cached), args_group, ret_span),
+        Mode::Value => spanned_call(quote!(#krate::__private::#entry), args_group, ret_span),
         Mode::Result => {
             let sharing = respan(quote!(#krate::__private::Sharing::<#ret>::new()), ret_span);
             let mut selector = Group::new(
@@ -89,7 +102,7 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
                 },
             );
             selector.set_span(ret_span);
-            let method = respan(quote!(.cached), ret_span);
+            let method = respan(quote!(.#entry), ret_span);
             let call = spanned_call(method, args_group, ret_span);
             quote!(#selector #call)
         }
@@ -98,7 +111,11 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
         Some(flag) if !flag.value => TokenStream::new(),
         _ => companions(&krate, function, spec, &cache_name),
     };
-    let hit = hit_now(&krate, function, &site, &key);
+    // A hit past its `ttl` refreshes: the freshness path does its own lookup.
+    let hit = match fresh {
+        Some(_) => TokenStream::new(),
+        None => hit_now(&krate, function, &site, &key),
+    };
     quote! {
         #attrs
         #vis #sig {
@@ -544,6 +561,31 @@ fn hit_now(krate: &TokenStream, function: &Function<'_>, site: &Ident, key: &Ide
             ::core::result::Result::Err(#key) => #key,
         };
     }
+}
+
+/// The `Freshness` of the options set, or `None` when none is.
+fn freshness(krate: &TokenStream, options: &crate::attr::Freshness) -> Option<TokenStream> {
+    options.first()?;
+    let mut freshness = quote!(#krate::__private::Freshness::new());
+    let windows = [
+        ("stale", &options.stale),
+        ("stale_if_error", &options.stale_if_error),
+        ("early_refresh", &options.early_refresh),
+    ];
+    for (setter, window) in windows {
+        if let Some((window, _)) = window {
+            let setter = format_ident!("{setter}");
+            let duration = duration(*window);
+            freshness = quote!(#freshness.#setter(#duration));
+        }
+    }
+    Some(freshness)
+}
+
+/// A `Duration` literal.
+fn duration(duration: std::time::Duration) -> TokenStream {
+    let (secs, nanos) = (duration.as_secs(), duration.subsec_nanos());
+    quote!(::core::time::Duration::new(#secs, #nanos))
 }
 
 fn spanned_call(callee: TokenStream, mut args: Group, span: Span) -> TokenStream {

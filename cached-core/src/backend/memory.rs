@@ -293,6 +293,33 @@ where
         Some(read(slot.value()))
     }
 
+    /// As [`get`](MemoryStore::get), with the entry's remaining lifetime (`None`: it never
+    /// expires), from which a reader that serves entries past their freshness tells their age.
+    #[inline]
+    pub fn get_aged<Q, R>(
+        &self,
+        key: &Q,
+        read: impl FnOnce(&V) -> R,
+    ) -> Option<(R, Option<Duration>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let (hash, index) = self.locate(key);
+        let shard = self.shards[index].read();
+        let slot = shard.slot(shard.find(hash, key)?);
+        let left = match slot.deadline() {
+            NEVER => None,
+            deadline => Some(
+                deadline
+                    .checked_sub(clock::precise())
+                    .filter(|left| *left > 0)?,
+            ),
+        };
+        slot.touch();
+        Some((read(slot.value()), left.map(Duration::from_nanos)))
+    }
+
     /// Whether a live entry exists, without counting an access.
     pub fn contains<Q>(&self, key: &Q) -> bool
     where

@@ -15,6 +15,7 @@ mod cluster;
 mod connection;
 mod failure;
 mod lease;
+mod refresh;
 mod scripts;
 mod settings;
 
@@ -154,7 +155,7 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         let bytes = self.encode(key, value)?;
-        self.set_nx_bytes(key, &bytes, ttl).await
+        Ok(self.set_nx_bytes(key, &bytes, ttl).await?)
     }
 
     /// Takes the lock `key` with `token`, stored as plain bytes whatever the cache's format
@@ -165,7 +166,7 @@ impl RedisStore {
         token: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        self.set_nx_bytes(key, &codec::token(token), ttl).await
+        Ok(self.set_nx_bytes(key, &codec::token(token), ttl).await?)
     }
 
     async fn set_nx_bytes(
@@ -173,14 +174,13 @@ impl RedisStore {
         key: &str,
         bytes: &[u8],
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, BackendError> {
         let ttl = ttl_millis(ttl);
         self.script::<i64>(&scripts::SET_NX, key, |invocation| {
             invocation.arg(bytes).arg(ttl);
         })
         .await
         .map(|stored| stored == 1)
-        .map_err(StoreError::Backend)
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {

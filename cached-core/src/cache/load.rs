@@ -99,6 +99,21 @@ impl<T: Clone, E> Loaded<T, Result<T, E>> {
     }
 }
 
+/// How a load fills its key: for how long (the cache's default when `None`), and, for an
+/// entry kept past its freshness (`stale_if_error`), over what: the claim its read gave,
+/// so that the old value stays readable (here and in other processes) until the new one
+/// replaces it, and stays if the load fails.
+pub(crate) struct Fill {
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) over: Option<Lease>,
+}
+
+impl From<Option<Duration>> for Fill {
+    fn from(ttl: Option<Duration>) -> Self {
+        Self { ttl, over: None }
+    }
+}
+
 /// The right of a load's leader to fill its key, consumed by [`fill`](Ticket::fill) or
 /// [`skip`](Ticket::skip): the only ways to produce the [`Filled`] a [`Loaded`] needs.
 pub(crate) struct Ticket<'a> {
@@ -108,7 +123,17 @@ pub(crate) struct Ticket<'a> {
     lease: Lease,
 }
 
-impl Ticket<'_> {
+impl<'a> Ticket<'a> {
+    /// The right to fill `key` under `lease` for the load that `flight` stands for.
+    pub(super) fn new(cache: &'a Cache, key: &'a str, flight: Arc<Flight>, lease: Lease) -> Self {
+        Self {
+            cache,
+            key,
+            flight,
+            lease,
+        }
+    }
+
     /// The key this load fills.
     #[cfg(feature = "http")]
     pub(crate) fn key(&self) -> &str {
@@ -205,7 +230,7 @@ impl Cache {
     pub(crate) async fn load_value<T, F, Fut>(
         &self,
         key: &str,
-        ttl: Option<Duration>,
+        fill: impl Into<Fill>,
         keep: impl FnOnce(&T) -> bool,
         load: F,
     ) -> T
@@ -214,7 +239,8 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
-        self.load(key, Some::<T>, |ticket| async move {
+        let Fill { ttl, over } = fill.into();
+        self.load(key, Some::<T>, over, |ticket| async move {
             let value = load().await;
             let filled = ticket.fill_if(&value, ttl, keep).await;
             Loaded::shared(value, filled)
@@ -228,7 +254,7 @@ impl Cache {
     pub(crate) async fn load_ok<T, E, F, Fut>(
         &self,
         key: &str,
-        ttl: Option<Duration>,
+        fill: impl Into<Fill>,
         keep: impl FnOnce(&T) -> bool,
         load: F,
     ) -> Result<T, E>
@@ -237,8 +263,9 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let Fill { ttl, over } = fill.into();
         let flown = self
-            .load(key, Some::<T>, |ticket| async move {
+            .load(key, Some::<T>, over, |ticket| async move {
                 match load().await {
                     Ok(value) => {
                         let filled = ticket.fill_if(&value, ttl, keep).await;
@@ -258,7 +285,7 @@ impl Cache {
     pub(crate) async fn load_result<T, E, F, Fut>(
         &self,
         key: &str,
-        ttl: Option<Duration>,
+        fill: impl Into<Fill>,
         keep: impl FnOnce(&T) -> bool,
         load: F,
     ) -> Result<T, E>
@@ -268,9 +295,11 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let Fill { ttl, over } = fill.into();
         self.load(
             key,
             |value: T| Some(Ok(value)),
+            over,
             |ticket| async move {
                 let result = load().await;
                 let filled = match &result {
@@ -288,11 +317,13 @@ impl Cache {
 impl Cache {
     /// Loads `key` after a miss: one load per key among concurrent callers, filled only
     /// while no invalidation came (see the module documentation). `accept` reads a value
-    /// found on the second look (`None` to load anyway); `run` loads with a [`Ticket`].
+    /// found on the second look (`None` to load anyway); `over`, when given, is the claim
+    /// to fill under instead of a second look (see [`Fill`]); `run` loads with a [`Ticket`].
     pub(crate) async fn load<'a, T, S, O, R, Fut>(
         &'a self,
         key: &'a str,
         accept: impl Fn(T) -> Option<S>,
+        mut over: Option<Lease>,
         run: R,
     ) -> Flown<S, O>
     where
@@ -314,7 +345,16 @@ impl Cache {
             let outcome = member
                 .flight
                 .cell::<S>()
-                .get_or_init(|| self.lead(key, &member.flight, &accept, &mut run, &mut own))
+                .get_or_init(|| {
+                    self.lead(
+                        key,
+                        &member.flight,
+                        &accept,
+                        over.take(),
+                        &mut run,
+                        &mut own,
+                    )
+                })
                 .await;
             if let Some(own) = own.take() {
                 return Flown::Own(own);
@@ -339,6 +379,7 @@ impl Cache {
         key: &'a str,
         flight: &Arc<Flight>,
         accept: &impl Fn(T) -> Option<S>,
+        over: Option<Lease>,
         run: &mut Option<R>,
         own: &mut Option<O>,
     ) -> Outcome<S>
@@ -350,6 +391,8 @@ impl Cache {
         flight.advance(Phase::Looking);
         let claim = if self.unconfirmed(key) {
             Claim::Load(Lease::Denied)
+        } else if let Some(over) = over {
+            Claim::Load(over)
         } else {
             self.inner.store.claim::<T, S>(key, accept).await
         };

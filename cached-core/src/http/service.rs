@@ -161,7 +161,7 @@ where
         let accept = |entry: Entry| lookup::selected(entry, headers).map(Shared::Stored);
         config
             .cache
-            .load(key, accept, |ticket| async move {
+            .load(key, accept, None, |ticket| async move {
                 let request = waiting.take().expect("only the leader calls the service");
                 match inner.call(request).await {
                     Ok(response) => match admit(config, primary, headers, response).await {

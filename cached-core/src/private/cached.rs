@@ -9,7 +9,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::hit::{Pending, Start, start};
+use super::key::KeyResult;
 use super::site::Site;
+use crate::cache::{Fill, Fresh};
+use crate::freshness::Freshness;
 
 /// What decides whether a value is stored: the attribute's `condition`, checked against
 /// the cached type where the expansion names it, or [`Condition::always`].
@@ -87,6 +90,82 @@ where
         .await
 }
 
+/// A cached call with freshness options (`stale`, `early_refresh`): the body may run in the
+/// background after the call has returned, so it owns what it uses (`Send + 'static`).
+pub async fn cached_fresh<R, F>(
+    site: &'static Site,
+    key: KeyResult,
+    ttl: Option<Duration>,
+    freshness: Freshness,
+    condition: Condition<'static, R>,
+    body: F,
+) -> R
+where
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    F: Future<Output = R> + Send + 'static,
+{
+    let Some((cache, key)) = site.prepare(key) else {
+        return body.await;
+    };
+    match cache.lookup_fresh::<R>(&key, &freshness, ttl).await {
+        Fresh::Serve(value, refresh) => {
+            if let Some(refresh) = refresh {
+                refresh.spawn(async move {
+                    let value = body.await;
+                    condition.holds(&value).then_some(value)
+                });
+            }
+            value
+        }
+        Fresh::Load { fill, .. } => {
+            cache
+                .load_value(&key, fill, |value| condition.holds(value), || body)
+                .await
+        }
+    }
+}
+
+/// The freshness path of a function returning `Result<T, E>`: a refresh stores only an `Ok`
+/// the condition accepts; a failed load is answered from an entry within `stale_if_error`.
+async fn cached_fresh_result<T, E, F, L, LFut>(
+    site: &'static Site,
+    key: KeyResult,
+    ttl: Option<Duration>,
+    freshness: Freshness,
+    condition: Condition<'static, T>,
+    body: F,
+    load: L,
+) -> Result<T, E>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    L: FnOnce(crate::Cache, String, Fill, Condition<'static, T>, F) -> LFut,
+    LFut: Future<Output = Result<T, E>>,
+{
+    let Some((cache, key)) = site.prepare(key) else {
+        return body.await;
+    };
+    match cache.lookup_fresh::<T>(&key, &freshness, ttl).await {
+        Fresh::Serve(value, refresh) => {
+            if let Some(refresh) = refresh {
+                refresh.spawn(async move {
+                    let value = body.await.ok()?;
+                    condition.holds(&value).then_some(value)
+                });
+            }
+            Ok(value)
+        }
+        Fresh::Load { fill, fallback } => {
+            let result = load(cache.clone(), key.clone(), fill, condition, body).await;
+            match (result, fallback) {
+                (Err(_), Some(fallback)) => Ok(cache.serve_on_error(&key, fallback)),
+                (result, _) => result,
+            }
+        }
+    }
+}
+
 /// Chooses, for a `Result` return type, whether an `Err` can be shared with the callers
 /// waiting on the same key (when `E: Clone + Send + Sync + 'static`) or not.
 ///
@@ -159,6 +238,64 @@ impl SharedErr {
         cache
             .load_result(&key, ttl, |value| condition.holds(value), || body)
             .await
+    }
+}
+
+impl SharedErr {
+    /// [`SharedErr::cached`] with freshness options (see [`cached_fresh`]).
+    pub async fn cached_fresh<T, E, F>(
+        self,
+        site: &'static Site,
+        key: KeyResult,
+        ttl: Option<Duration>,
+        freshness: Freshness,
+        condition: Condition<'static, T>,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let load = |cache: crate::Cache,
+                    key: String,
+                    fill: Fill,
+                    condition: Condition<'static, T>,
+                    body| async move {
+            cache
+                .load_result(&key, fill, |value| condition.holds(value), || body)
+                .await
+        };
+        cached_fresh_result(site, key, ttl, freshness, condition, body, load).await
+    }
+}
+
+impl OwnErr {
+    /// [`OwnErr::cached`] with freshness options (see [`cached_fresh`]).
+    pub async fn cached_fresh<T, E, F>(
+        self,
+        site: &'static Site,
+        key: KeyResult,
+        ttl: Option<Duration>,
+        freshness: Freshness,
+        condition: Condition<'static, T>,
+        body: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Send + 'static,
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let load = |cache: crate::Cache,
+                    key: String,
+                    fill: Fill,
+                    condition: Condition<'static, T>,
+                    body| async move {
+            cache
+                .load_ok(&key, fill, |value| condition.holds(value), || body)
+                .await
+        };
+        cached_fresh_result(site, key, ttl, freshness, condition, body, load).await
     }
 }
 

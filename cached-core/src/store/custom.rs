@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Lookup, StoreError};
+use super::{Aged, Lease, Lookup, StoreError};
 use crate::backend::Backend;
 use crate::codec::{self, ValueFormat};
 use crate::error::BackendError;
@@ -33,6 +33,28 @@ impl CustomStore {
         let key = self.key(key);
         let bytes = self.backend.get(&key).await?;
         Ok(self.format.lookup(key.as_bytes(), bytes.as_deref()))
+    }
+
+    /// The value at `key` with its remaining lifetime, from the backend's
+    /// [`ttl`](Backend::ttl); a backend that cannot tell reads as never expiring.
+    pub(super) async fn get_aged<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Aged<T>, BackendError> {
+        let lookup = self.get(key).await?;
+        let left = match &lookup {
+            Lookup::Hit(_) => match self.backend.ttl(&self.key(key)).await {
+                Ok(Ttl::Expires(left)) => Some(left),
+                Ok(Ttl::NoExpiry | Ttl::Absent) | Err(BackendError::Unsupported(_)) => None,
+                Err(error) => return Err(error),
+            },
+            _ => None,
+        };
+        Ok(Aged {
+            lookup,
+            left,
+            lease: Lease::Local,
+        })
     }
 
     pub(super) async fn set<T: ?Sized + Serialize>(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Evicted, Filled, Lookup};
+use super::{Aged, Evicted, Filled, Lease, Lookup};
 use crate::backend::memory::{Action, Expiry, ValueStore};
 use crate::codec::DecodeError;
 use crate::error::BackendError;
@@ -26,6 +26,23 @@ where
             Err(error) => Lookup::Undecodable(DecodeError::new(error)),
         })
         .unwrap_or(Lookup::Miss)
+}
+
+/// The value at `key` read as `T`, with its remaining lifetime.
+pub(super) fn get_aged<T>(store: &ValueStore, key: &str) -> Aged<T>
+where
+    T: DeserializeOwned + Clone + 'static,
+{
+    let read = |stored: &crate::value::Value| match value::read::<T>(&**stored) {
+        Ok(value) => Lookup::Hit(value),
+        Err(error) => Lookup::Undecodable(DecodeError::new(error)),
+    };
+    let (lookup, left) = store.get_aged(key, read).unwrap_or((Lookup::Miss, None));
+    Aged {
+        lookup,
+        left,
+        lease: Lease::Local,
+    }
 }
 
 pub(super) fn set<T>(store: &ValueStore, key: &str, value: &T, ttl: Duration) -> Evicted
