@@ -10,6 +10,7 @@ mod invalidate;
 mod load;
 mod lock_queues;
 mod refresh;
+mod tags;
 mod unconfirmed;
 
 use std::fmt;
@@ -31,6 +32,7 @@ use crate::ttl::Ttl;
 
 use barrier::Barrier;
 use lock_queues::LockQueues;
+use tags::TagIndex;
 use unconfirmed::Unconfirmed;
 
 pub(crate) use load::{Fill, Ticket};
@@ -81,6 +83,8 @@ struct Inner {
     barrier: Option<Barrier>,
     /// Invalidations the store has not confirmed yet.
     unconfirmed: Unconfirmed,
+    /// Memory and custom backends: the keys each tag names (Redis keeps them itself).
+    tags: TagIndex,
 }
 
 impl fmt::Debug for Cache {
@@ -112,6 +116,7 @@ impl Cache {
                 locks: LockQueues::default(),
                 barrier,
                 unconfirmed: Unconfirmed::default(),
+                tags: TagIndex::default(),
             }),
         }
     }
@@ -376,6 +381,7 @@ impl Cache {
         let cleared = self.invalidating_all(self.inner.store.clear()).await;
         self.unconfirmed_clear(&cleared);
         cleared.map_err(|error| self.backend_error("clear", "*", error))?;
+        self.clear_tags();
         tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, "Cache CLEAR");
         Ok(())
     }

@@ -11,6 +11,8 @@ mod invalidate;
 mod key;
 #[path = "private/site.rs"]
 mod site;
+#[path = "private/tags.rs"]
+mod tags;
 
 pub use cached::{
     Condition, IsResult, KeepErr, OwnErr, ShareErr, SharedErr, Sharing, cached, cached_fresh,
@@ -20,5 +22,6 @@ pub use hit::{Pending, hit_now};
 pub use invalidate::{Invalidation, invalidate_entry, is_ok};
 pub use key::{Key, KeyResult, custom_key};
 pub use site::Site;
+pub use tags::Tags;
 
 pub use crate::freshness::Freshness;

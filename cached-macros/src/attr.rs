@@ -17,6 +17,7 @@ const CACHED_OPTIONS: &[&str] = &[
     "stale",
     "stale_if_error",
     "early_refresh",
+    "tags",
     "key",
     "key_func",
     "condition",
@@ -29,7 +30,7 @@ const CACHED_OPTIONS: &[&str] = &[
 ];
 
 /// The options of `#[invalidates]`, besides the key templates.
-const INVALIDATES_OPTIONS: &[&str] = &["cache", "result", "option", "crate"];
+const INVALIDATES_OPTIONS: &[&str] = &["tags", "cache", "result", "option", "crate"];
 
 /// How the return type is treated, when the attribute says so.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,7 @@ pub(crate) type ModeOverride = Option<(Mode, Span)>;
 pub(crate) struct CachedArgs {
     pub(crate) ttl: Option<Duration>,
     pub(crate) freshness: Freshness,
+    pub(crate) tags: Vec<LitStr>,
     pub(crate) key: Option<LitStr>,
     pub(crate) key_func: Option<ExprPath>,
     pub(crate) condition: Option<Expr>,
@@ -80,6 +82,7 @@ impl Freshness {
 #[derive(Default)]
 pub(crate) struct InvalidatesArgs {
     pub(crate) keys: Vec<LitStr>,
+    pub(crate) tags: Vec<LitStr>,
     pub(crate) cache: Option<LitStr>,
     pub(crate) mode: ModeOverride,
     pub(crate) krate: Option<Path>,
@@ -112,6 +115,7 @@ pub(crate) fn parse_cached(args: TokenStream, errors: &mut Errors) -> CachedArgs
                         *slot = Some((window, name.clone()));
                     }
                 }
+                "tags" => out.tags.extend(tag_list(input)?),
                 "key" => set(&mut out.key, value::<LitStr>(input)?, duplicate),
                 "key_func" => set(&mut out.key_func, value::<ExprPath>(input)?, duplicate),
                 "condition" => set(&mut out.condition, value::<Expr>(input)?, duplicate),
@@ -155,6 +159,7 @@ pub(crate) fn parse_invalidates(args: TokenStream, errors: &mut Errors) -> Inval
             let name = input.call(Ident::parse_any)?;
             let duplicate = seen.check(&name, errors);
             match name.to_string().as_str() {
+                "tags" => out.tags.extend(tag_list(input)?),
                 "cache" => set(&mut out.cache, cache_name(input, errors)?, duplicate),
                 "result" => set_mode(&mut out.mode, Mode::Result, &name, errors),
                 "option" => set_mode(&mut out.mode, Mode::Value, &name, errors),
@@ -168,10 +173,10 @@ pub(crate) fn parse_invalidates(args: TokenStream, errors: &mut Errors) -> Inval
     if let Err(error) = parser.parse2(args) {
         errors.push(error);
     }
-    if out.keys.is_empty() {
+    if out.keys.is_empty() && out.tags.is_empty() {
         errors.at(
             Span::call_site(),
-            "`#[invalidates]` needs at least one key to delete, e.g. `#[invalidates(\"posts:all\", \"post:{post_id}\")]`",
+            "`#[invalidates]` needs at least one key or tag to delete, e.g. `#[invalidates(\"posts:all\", \"post:{post_id}\")]` or `#[invalidates(tags = [\"user:{user_id}\"])]`",
         );
     }
     out
@@ -215,6 +220,14 @@ fn set_mode(slot: &mut ModeOverride, mode: Mode, name: &Ident, errors: &mut Erro
 fn value<T: syn::parse::Parse>(input: ParseStream<'_>) -> syn::Result<T> {
     input.parse::<Token![=]>()?;
     input.parse()
+}
+
+/// `= ["user:{user_id}", "posts"]`.
+fn tag_list(input: ParseStream<'_>) -> syn::Result<Punctuated<LitStr, Token![,]>> {
+    input.parse::<Token![=]>()?;
+    let content;
+    syn::bracketed!(content in input);
+    Punctuated::parse_terminated(&content)
 }
 
 fn comma(input: ParseStream<'_>) -> syn::Result<()> {

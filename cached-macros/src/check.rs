@@ -49,7 +49,7 @@ pub(crate) fn cached<'a>(
     item: &'a ItemFn,
     args: &CachedArgs,
     errors: &mut Errors,
-) -> Option<(Function<'a>, KeySpec)> {
+) -> Option<(Function<'a>, KeySpec, Vec<Template>)> {
     let function = function(item, "cached", args.mode, errors);
     if let Some(function) = &function
         && let Type::ImplTrait(impl_trait) = strip_groups(&function.ret)
@@ -116,7 +116,34 @@ pub(crate) fn cached<'a>(
             })
         }
     };
-    Some((function?, spec?))
+    let tags = tag_templates(item, &args.tags, &args.skip, errors)?;
+    Some((function?, spec?, tags))
+}
+
+/// Parses and checks tag templates like key templates; a tag is a name, never a pattern.
+/// `None` when one is invalid (reported).
+fn tag_templates(
+    item: &ItemFn,
+    tags: &[syn::LitStr],
+    skip: &[Ident],
+    errors: &mut Errors,
+) -> Option<Vec<Template>> {
+    let mut templates = Vec::new();
+    for lit in tags {
+        let Some(template) = Template::parse(lit, errors) else {
+            continue;
+        };
+        if template.is_pattern() {
+            errors.at(
+                lit.span(),
+                "a tag is a name, not a pattern: `*` and `?` have no meaning in it",
+            );
+            continue;
+        }
+        check_placeholders(item, &template, skip, errors);
+        templates.push(template);
+    }
+    (templates.len() == tags.len()).then_some(templates)
 }
 
 /// The freshness options need a body that can run after the call returned (a background
@@ -154,7 +181,7 @@ pub(crate) fn invalidates<'a>(
     item: &'a ItemFn,
     args: &InvalidatesArgs,
     errors: &mut Errors,
-) -> Option<(Function<'a>, Vec<Template>)> {
+) -> Option<(Function<'a>, Vec<Template>, Vec<Template>)> {
     let function = function(item, "invalidates", args.mode, errors);
     let mut templates = Vec::new();
     for lit in &args.keys {
@@ -163,8 +190,9 @@ pub(crate) fn invalidates<'a>(
             templates.push(template);
         }
     }
+    let tags = tag_templates(item, &args.tags, &[], errors);
     (templates.len() == args.keys.len()).then_some(())?;
-    Some((function?, templates))
+    Some((function?, templates, tags?))
 }
 
 /// The parts of the signature both attributes need; reports a function that is not async.

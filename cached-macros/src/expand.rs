@@ -33,7 +33,12 @@ use crate::template::{Part, Template};
 /// }
 /// // and the companions get_user_posts_cache_key(user_id: &str) and get_user_posts_invalidate(..)
 /// ```
-pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs) -> TokenStream {
+pub(crate) fn cached(
+    function: &Function<'_>,
+    spec: &KeySpec,
+    tags: &[Template],
+    args: &CachedArgs,
+) -> TokenStream {
     let krate = krate(args.krate.as_ref());
     let item = function.item;
     let ((attrs, inner_attrs), vis, sig) = (split_attrs(function), &item.vis, &item.sig);
@@ -72,19 +77,26 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
         (None, _) => quote!(#krate::__private::Condition::always()),
     };
     let body = typed_body(function);
+    let tags_binding = mixed("__tags");
+    let tags_expr = {
+        let rendered = tags
+            .iter()
+            .map(|tag| template_expr(&krate, function, tag, Access::Owned, false));
+        quote!(::std::vec![#(#rendered),*])
+    };
     let fresh = freshness(&krate, &args.freshness);
     let (args_group, entry) = match &fresh {
         Some(freshness) => (
             Group::new(
                 Delimiter::Parenthesis,
-                quote!(#site, #key, #ttl, #freshness, #condition, #body),
+                quote!(#site, #key, #ttl, #tags_binding, #freshness, #condition, #body),
             ),
             format_ident!("cached_fresh"),
         ),
         None => (
             Group::new(
                 Delimiter::Parenthesis,
-                quote!(#site, #key, #ttl, #condition, #body),
+                quote!(#site, #key, #ttl, #tags_binding, #condition, #body),
             ),
             format_ident!("cached"),
         ),
@@ -123,6 +135,7 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
             let #site = #site_expr;
             let #key = #key_expr;
             #hit
+            let #tags_binding: #krate::__private::Tags = #tags_expr;
             #call
         }
         #companions
@@ -153,6 +166,7 @@ pub(crate) fn cached(function: &Function<'_>, spec: &KeySpec, args: &CachedArgs)
 pub(crate) fn invalidates(
     function: &Function<'_>,
     templates: &[Template],
+    tags: &[Template],
     args: &InvalidatesArgs,
 ) -> TokenStream {
     let krate = krate(args.krate.as_ref());
@@ -175,6 +189,10 @@ pub(crate) fn invalidates(
             quote!(#invalidation.key(#rendered);)
         }
     });
+    let tags = tags.iter().map(|tag| {
+        let rendered = template_expr(&krate, function, tag, Access::Owned, false);
+        quote!(#invalidation.tag(#rendered);)
+    });
     let body = typed_body(function);
     let succeeded = match function.mode {
         Mode::Result => {
@@ -190,6 +208,7 @@ pub(crate) fn invalidates(
             let #site = #site_expr;
             let mut #invalidation = #krate::__private::Invalidation::new(#site);
             #(#keys)*
+            #(#tags)*
             let #out = #body.await;
             if #succeeded {
                 #invalidation.run().await;

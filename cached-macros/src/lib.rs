@@ -31,7 +31,9 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = attr::parse_cached(args.into(), &mut errors);
     let checked = check::cached(&function, &args, &mut errors);
     match checked {
-        Some((checked, spec)) if errors.is_empty() => expand::cached(&checked, &spec, &args).into(),
+        Some((checked, spec, tags)) if errors.is_empty() => {
+            expand::cached(&checked, &spec, &tags, &args).into()
+        }
         _ => with_original(errors, item),
     }
 }
@@ -46,8 +48,8 @@ pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = attr::parse_invalidates(args.into(), &mut errors);
     let checked = check::invalidates(&function, &args, &mut errors);
     match checked {
-        Some((checked, templates)) if errors.is_empty() => {
-            expand::invalidates(&checked, &templates, &args).into()
+        Some((checked, templates, tags)) if errors.is_empty() => {
+            expand::invalidates(&checked, &templates, &tags, &args).into()
         }
         _ => with_original(errors, item),
     }

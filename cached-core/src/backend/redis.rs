@@ -18,6 +18,7 @@ mod lease;
 mod refresh;
 mod scripts;
 mod settings;
+mod tags;
 
 use std::borrow::Cow;
 use std::time::Duration;

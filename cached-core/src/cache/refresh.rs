@@ -38,6 +38,7 @@ pub(crate) struct Refresh {
     key: String,
     lease: Lease,
     stored_for: Duration,
+    tags: Vec<String>,
 }
 
 /// The shared type of a refresh's flight: refreshes share nothing, and never meet the loads
@@ -70,6 +71,7 @@ impl Cache {
             key: key.to_owned(),
             lease,
             stored_for,
+            tags: Vec::new(),
         };
         match freshness.age(left) {
             Age::Fresh => {
@@ -139,6 +141,12 @@ impl Cache {
 }
 
 impl Refresh {
+    /// The tags the refreshed entry joins again (for as long as it is stored anew).
+    pub(crate) fn tagged(mut self, tags: Vec<String>) -> Self {
+        self.tags = tags;
+        self
+    }
+
     /// Runs `load` in the background and fills the key with the value it gives (`None`: the
     /// load failed or its value is not to be stored), unless a refresh of the key is running
     /// already, here or (on Redis) in another process.
@@ -178,6 +186,15 @@ impl Refresh {
                 tracing::debug!(target: LOG_TARGET, cache = %cache.inner.name, key = %self.key, %error, "refresh not claimed; the entry is loaded again once it expires");
                 return;
             }
+        }
+        if let Err(error) = cache
+            .add_tags(&self.key, &self.tags, Some(self.stored_for))
+            .await
+        {
+            cache.inner.stats.errors.incr();
+            tracing::warn!(target: LOG_TARGET, cache = %cache.inner.name, key = %self.key, %error, "the refreshed key could not join its tags; not refreshed");
+            cache.inner.store.end_refresh(&self.key, &token).await;
+            return;
         }
         let ticket = Ticket::new(cache, &self.key, Arc::clone(&running.flight), self.lease);
         let filled = match load.await {

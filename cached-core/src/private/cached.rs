@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::hit::{Pending, Start, start};
 use super::key::KeyResult;
 use super::site::Site;
+use super::tags::{self, Tags};
 use crate::cache::{Fill, Fresh};
 use crate::freshness::Freshness;
 
@@ -73,6 +74,7 @@ pub async fn cached<R, F>(
     site: &'static Site,
     pending: Pending,
     ttl: Option<Duration>,
+    tags: Tags,
     condition: Condition<'_, R>,
     body: F,
 ) -> R
@@ -85,6 +87,9 @@ where
         Start::Load(cache, key) => (cache, key),
         Start::Uncached => return body.await,
     };
+    if !tagged(site, &cache, &key, tags, ttl).await {
+        return body.await;
+    }
     cache
         .load_value(&key, ttl, |value| condition.holds(value), || body)
         .await
@@ -96,6 +101,7 @@ pub async fn cached_fresh<R, F>(
     site: &'static Site,
     key: KeyResult,
     ttl: Option<Duration>,
+    tags: Tags,
     freshness: Freshness,
     condition: Condition<'static, R>,
     body: F,
@@ -107,10 +113,13 @@ where
     let Some((cache, key)) = site.prepare(key) else {
         return body.await;
     };
+    let Some(tags) = tags::render(site, &cache, tags) else {
+        return body.await;
+    };
     match cache.lookup_fresh::<R>(&key, &freshness, ttl).await {
         Fresh::Serve(value, refresh) => {
             if let Some(refresh) = refresh {
-                refresh.spawn(async move {
+                refresh.tagged(tags).spawn(async move {
                     let value = body.await;
                     condition.holds(&value).then_some(value)
                 });
@@ -118,6 +127,9 @@ where
             value
         }
         Fresh::Load { fill, .. } => {
+            if !tags::join(site, &cache, &key, &tags, fill.ttl).await {
+                return body.await;
+            }
             cache
                 .load_value(&key, fill, |value| condition.holds(value), || body)
                 .await
@@ -127,10 +139,15 @@ where
 
 /// The freshness path of a function returning `Result<T, E>`: a refresh stores only an `Ok`
 /// the condition accepts; a failed load is answered from an entry within `stale_if_error`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per attribute option, called only by the expansion"
+)]
 async fn cached_fresh_result<T, E, F, L, LFut>(
     site: &'static Site,
     key: KeyResult,
     ttl: Option<Duration>,
+    tags: Tags,
     freshness: Freshness,
     condition: Condition<'static, T>,
     body: F,
@@ -146,10 +163,13 @@ where
     let Some((cache, key)) = site.prepare(key) else {
         return body.await;
     };
+    let Some(tags) = tags::render(site, &cache, tags) else {
+        return body.await;
+    };
     match cache.lookup_fresh::<T>(&key, &freshness, ttl).await {
         Fresh::Serve(value, refresh) => {
             if let Some(refresh) = refresh {
-                refresh.spawn(async move {
+                refresh.tagged(tags).spawn(async move {
                     let value = body.await.ok()?;
                     condition.holds(&value).then_some(value)
                 });
@@ -157,12 +177,33 @@ where
             Ok(value)
         }
         Fresh::Load { fill, fallback } => {
+            if !tags::join(site, &cache, &key, &tags, fill.ttl).await {
+                return body.await;
+            }
             let result = load(cache.clone(), key.clone(), fill, condition, body).await;
             match (result, fallback) {
                 (Err(_), Some(fallback)) => Ok(cache.serve_on_error(&key, fallback)),
                 (result, _) => result,
             }
         }
+    }
+}
+
+/// Renders the call's tags and joins the key to them before its load; `false` when the call
+/// must run uncached (see `tags.rs`).
+async fn tagged(
+    site: &Site,
+    cache: &crate::Cache,
+    key: &str,
+    tags: Tags,
+    ttl: Option<Duration>,
+) -> bool {
+    if tags.is_empty() {
+        return true;
+    }
+    match tags::render(site, cache, tags) {
+        Some(tags) => tags::join(site, cache, key, &tags, ttl).await,
+        None => false,
     }
 }
 
@@ -222,6 +263,7 @@ impl SharedErr {
         site: &'static Site,
         pending: Pending,
         ttl: Option<Duration>,
+        tags: Tags,
         condition: Condition<'_, T>,
         body: F,
     ) -> Result<T, E>
@@ -235,6 +277,9 @@ impl SharedErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
+        if !tagged(site, &cache, &key, tags, ttl).await {
+            return body.await;
+        }
         cache
             .load_result(&key, ttl, |value| condition.holds(value), || body)
             .await
@@ -243,11 +288,16 @@ impl SharedErr {
 
 impl SharedErr {
     /// [`SharedErr::cached`] with freshness options (see [`cached_fresh`]).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per attribute option, called only by the expansion"
+    )]
     pub async fn cached_fresh<T, E, F>(
         self,
         site: &'static Site,
         key: KeyResult,
         ttl: Option<Duration>,
+        tags: Tags,
         freshness: Freshness,
         condition: Condition<'static, T>,
         body: F,
@@ -266,17 +316,22 @@ impl SharedErr {
                 .load_result(&key, fill, |value| condition.holds(value), || body)
                 .await
         };
-        cached_fresh_result(site, key, ttl, freshness, condition, body, load).await
+        cached_fresh_result(site, key, ttl, tags, freshness, condition, body, load).await
     }
 }
 
 impl OwnErr {
     /// [`OwnErr::cached`] with freshness options (see [`cached_fresh`]).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per attribute option, called only by the expansion"
+    )]
     pub async fn cached_fresh<T, E, F>(
         self,
         site: &'static Site,
         key: KeyResult,
         ttl: Option<Duration>,
+        tags: Tags,
         freshness: Freshness,
         condition: Condition<'static, T>,
         body: F,
@@ -295,7 +350,7 @@ impl OwnErr {
                 .load_ok(&key, fill, |value| condition.holds(value), || body)
                 .await
         };
-        cached_fresh_result(site, key, ttl, freshness, condition, body, load).await
+        cached_fresh_result(site, key, ttl, tags, freshness, condition, body, load).await
     }
 }
 
@@ -307,6 +362,7 @@ impl OwnErr {
         site: &'static Site,
         pending: Pending,
         ttl: Option<Duration>,
+        tags: Tags,
         condition: Condition<'_, T>,
         body: F,
     ) -> Result<T, E>
@@ -319,6 +375,9 @@ impl OwnErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
+        if !tagged(site, &cache, &key, tags, ttl).await {
+            return body.await;
+        }
         cache
             .load_ok(&key, ttl, |value| condition.holds(value), || body)
             .await

@@ -20,6 +20,7 @@ pub struct Invalidation {
     site: &'static Site,
     keys: Vec<String>,
     patterns: Vec<String>,
+    tags: Vec<String>,
     unrendered: Vec<RenderError>,
 }
 
@@ -30,6 +31,7 @@ impl Invalidation {
             site,
             keys: Vec::new(),
             patterns: Vec::new(),
+            tags: Vec::new(),
             unrendered: Vec::new(),
         }
     }
@@ -50,11 +52,19 @@ impl Invalidation {
         }
     }
 
-    /// Deletes the keys (in one `delete_many`) and each pattern's matches.
+    /// A tag whose entries are deleted.
+    pub fn tag(&mut self, tag: KeyResult) {
+        match tag {
+            Ok(tag) => self.tags.push(tag),
+            Err(error) => self.unrendered.push(error),
+        }
+    }
+
+    /// Deletes the keys (in one `delete_many`), each pattern's matches and the tags' entries.
     pub async fn run(self) {
         let site = self.site;
         let Some(cache) = site.cache() else {
-            tracing::error!(target: LOG_TARGET, function = site.function(), cache = site.cache_name(), keys = ?self.keys, patterns = ?self.patterns, "cache invalidation skipped: the cache is not configured");
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = site.cache_name(), keys = ?self.keys, patterns = ?self.patterns, tags = ?self.tags, "cache invalidation skipped: the cache is not configured");
             return;
         };
         for error in &self.unrendered {
@@ -65,6 +75,11 @@ impl Invalidation {
             && let Err(error) = cache.delete_many(&self.keys).await
         {
             tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), keys = ?self.keys, %error, "cache invalidation failed; the keys may hold stale values");
+        }
+        if !self.tags.is_empty()
+            && let Err(error) = cache.delete_tags(&self.tags).await
+        {
+            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), tags = ?self.tags, %error, "cache invalidation failed; entries under the tags may hold stale values");
         }
         for pattern in &self.patterns {
             if let Err(error) = cache.delete_pattern(pattern).await {

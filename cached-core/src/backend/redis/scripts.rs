@@ -143,3 +143,35 @@ pub(crate) static INCR_QUOTED: LazyLock<Script> = LazyLock::new(|| {
         "#
     ))
 });
+
+/// Adds `ARGV[1]` to the tag set `KEYS[1]` and keeps the set at least `ARGV[2]`
+/// milliseconds, the life of the entry it now names (never shortening it).
+pub(crate) static TAG: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        redis.call('SADD', KEYS[1], ARGV[1])
+        local left = redis.call('PTTL', KEYS[1])
+        if left >= 0 and left < tonumber(ARGV[2]) then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        elseif left == -1 then
+            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        end
+        return 1
+        ",
+    )
+});
+
+/// The members of the tag set `KEYS[1]`, the set removed in the same step, so that a key
+/// added afterwards stays for the next invalidation of the tag.
+pub(crate) static TAKE_TAG: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local ok, members = pcall(redis.call, 'SMEMBERS', KEYS[1])
+        if not ok then
+            members = {}
+        end
+        redis.call('DEL', KEYS[1])
+        return members
+        ",
+    )
+});

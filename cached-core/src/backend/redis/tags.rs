@@ -1,0 +1,49 @@
+//! Tags on Redis: each tag is a set of the keys it names, in a key of its own (so that it
+//! lives in one hash slot on a cluster), kept at least as long as the entries it names.
+//!
+//! A load adds its key to its tags' sets before it claims the key, and `delete_tags` takes a
+//! tag's set whole (read and removed in one script) and unlinks its keys. So a tag
+//! invalidation reaches every load that began before it (its lease goes with the key), and
+//! costs work in proportion to the keys the tag names, never a scan of the keyspace.
+
+use std::time::Duration;
+
+use super::{RedisStore, scripts, ttl_millis};
+use crate::error::BackendError;
+
+/// What every tag's set key starts with (after the cache's prefix): a NUL byte, as for
+/// lease markers, so that no key the application renders collides with it.
+const TAG_PREFIX: &str = "\0cached:tag:";
+
+impl RedisStore {
+    /// Adds `key` to the set of each of `tags`, each kept for at least `ttl`.
+    pub(crate) async fn tag(
+        &self,
+        key: &str,
+        tags: &[String],
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        let ttl = ttl_millis(ttl);
+        for tag in tags {
+            self.script::<i64>(&scripts::TAG, &tag_key(tag), |invocation| {
+                invocation.arg(key).arg(ttl);
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The keys `tag` names, its set removed with them read.
+    pub(crate) async fn take_tag(&self, tag: &str) -> Result<Vec<String>, BackendError> {
+        self.script::<Vec<String>>(&scripts::TAKE_TAG, &tag_key(tag), |_| {})
+            .await
+    }
+}
+
+/// The key of `tag`'s set (under the cache's prefix, as entries are).
+fn tag_key(tag: &str) -> String {
+    let mut key = String::with_capacity(TAG_PREFIX.len() + tag.len());
+    key.push_str(TAG_PREFIX);
+    key.push_str(tag);
+    key
+}

@@ -1,0 +1,208 @@
+//! Tags: names for groups of entries (`user:42`, `posts`), invalidated together with
+//! [`Cache::delete_tags`] without a scan of the keyspace.
+//!
+//! A tag is the set of keys it names: on Redis a set in a key of its own
+//! (`backend/redis/tags.rs`), shared by every process; on memory and custom backends an index
+//! in this process. A key joins its tags before its value is loaded or written, so that a tag
+//! invalidation that comes after reaches the load too (it removes the key, and with it the
+//! load's claim, as any invalidation does). Each membership lasts as long as the entry it
+//! was made for, so the index of an entry that expired or was evicted goes by itself.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::Cache;
+use crate::LOG_TARGET;
+use crate::error::Result;
+use crate::store::Store;
+
+/// The tags of a memory or custom cache: tag → key → when the membership ends (`None`:
+/// never).
+#[derive(Default)]
+pub(super) struct TagIndex {
+    inner: Mutex<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    tags: HashMap<Box<str>, HashMap<Box<str>, Option<Instant>>>,
+    members: usize,
+    /// The member count past which ended memberships are swept: twice what the last sweep
+    /// left, so that sweeping costs O(1) per membership made.
+    sweep_at: usize,
+}
+
+/// The fewest members an index holds before it sweeps.
+const SWEEP_FLOOR: usize = 1024;
+
+impl TagIndex {
+    fn add(&self, key: &str, tags: &[String], ttl: Duration) {
+        let until = Instant::now().checked_add(ttl);
+        let mut index = self.inner.lock();
+        for tag in tags {
+            let members = index.tags.entry(tag.as_str().into()).or_default();
+            let added = match members.get_mut(key) {
+                Some(held) => {
+                    *held = later(*held, until);
+                    false
+                }
+                None => {
+                    members.insert(key.into(), until);
+                    true
+                }
+            };
+            index.members += usize::from(added);
+        }
+        if index.members > index.sweep_at.max(SWEEP_FLOOR) {
+            index.sweep();
+        }
+    }
+
+    fn take(&self, tag: &str) -> Vec<String> {
+        let mut index = self.inner.lock();
+        let Some(members) = index.tags.remove(tag) else {
+            return Vec::new();
+        };
+        index.members -= members.len();
+        let now = Instant::now();
+        members
+            .into_iter()
+            .filter(|(_, until)| until.is_none_or(|until| until > now))
+            .map(|(key, _)| key.into())
+            .collect()
+    }
+
+    fn clear(&self) {
+        *self.inner.lock() = Index::default();
+    }
+}
+
+impl Index {
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        self.tags.retain(|_, members| {
+            members.retain(|_, until| until.is_none_or(|until| until > now));
+            !members.is_empty()
+        });
+        self.members = self.tags.values().map(HashMap::len).sum();
+        self.sweep_at = self.members * 2;
+    }
+}
+
+/// The later of two membership ends (`None` is never).
+fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    }
+}
+
+impl Cache {
+    /// Names `key` under each of `tags` for `ttl` (the cache's default when `None`): the
+    /// lifetime of the entry being written. Call it *before* the write or load of `key`
+    /// that it tags, so that a [`delete_tags`](Cache::delete_tags) coming after reaches it
+    /// even while the value is still loading.
+    pub async fn tag<T: AsRef<str>>(
+        &self,
+        key: &str,
+        tags: &[T],
+        ttl: Option<Duration>,
+    ) -> Result<()> {
+        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        self.add_tags(key, &tags, ttl)
+            .await
+            .map_err(|error| self.backend_error("tag", key, error))
+    }
+
+    /// Removes every entry named by any of `tags`; returns how many were removed. The work
+    /// is in proportion to the keys the tags name: no scan of the keyspace, on Redis Cluster
+    /// too. An invalidation like any other: no load that began before it stores after it.
+    pub async fn delete_tags<T: AsRef<str>>(&self, tags: &[T]) -> Result<usize> {
+        let mut keys = Vec::new();
+        for tag in tags {
+            let tag = tag.as_ref();
+            let taken = match &self.inner.store {
+                #[cfg(feature = "redis")]
+                Store::Redis(redis) => redis
+                    .take_tag(tag)
+                    .await
+                    .map_err(|error| self.backend_error("delete_tags", tag, error))?,
+                _ => self.inner.tags.take(tag),
+            };
+            keys.extend(taken);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.delete_many(&keys).await
+    }
+
+    /// [`tag`](Cache::tag) for a load, with the tags rendered; a load whose key could not
+    /// join them must not store its value.
+    pub(crate) async fn add_tags(
+        &self,
+        key: &str,
+        tags: &[String],
+        ttl: Option<Duration>,
+    ) -> std::result::Result<(), crate::error::BackendError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let ttl = ttl.unwrap_or(self.inner.default_ttl);
+        match &self.inner.store {
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.tag(key, tags, ttl).await,
+            _ => {
+                self.inner.tags.add(key, tags, ttl);
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets every tag of this process's index (the cache was cleared).
+    pub(super) fn clear_tags(&self) {
+        self.inner.tags.clear();
+        tracing::trace!(target: LOG_TARGET, cache = %self.inner.name, "tag index cleared");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_tag_names_its_keys_until_taken() {
+        let index = TagIndex::default();
+        index.add("a", &tags(&["t", "u"]), Duration::from_secs(60));
+        index.add("b", &tags(&["t"]), Duration::from_secs(60));
+        let mut taken = index.take("t");
+        taken.sort();
+        assert_eq!(taken, ["a", "b"]);
+        assert!(index.take("t").is_empty());
+        assert_eq!(index.take("u"), ["a"]);
+    }
+
+    #[test]
+    fn ended_memberships_are_neither_taken_nor_kept() {
+        let index = TagIndex::default();
+        index.add("gone", &tags(&["t"]), Duration::ZERO);
+        index.add("kept", &tags(&["t"]), Duration::MAX);
+        assert_eq!(index.take("t"), ["kept"]);
+        for i in 0..10 * SWEEP_FLOOR {
+            index.add(&format!("k{i}"), &tags(&[&format!("t{i}")]), Duration::ZERO);
+        }
+        let held = index.inner.lock().members;
+        assert!(
+            held <= SWEEP_FLOOR + 1,
+            "sweeps keep the index small: {held}"
+        );
+    }
+}
