@@ -64,8 +64,8 @@ impl Freshness {
     ///
     /// A window rather than XFetch's probabilistic early expiration: XFetch spreads the
     /// refreshes of uncoordinated readers, while here the refresh is already one per key
-    /// (single-flight, and a claim on Redis), so a fixed window refreshes exactly once per
-    /// `ttl`, predictably. Off by default: on a key that is rarely read an early refresh is a
+    /// (single-flight, and a claim on Redis), so a fixed window refreshes a read key once
+    /// every `ttl - early_refresh`, predictably. Off by default: on a key that is rarely read an early refresh is a
     /// load nobody would have waited for.
     pub const fn early_refresh(mut self, window: Duration) -> Self {
         self.early_refresh = bounded(window);

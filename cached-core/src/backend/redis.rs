@@ -57,6 +57,20 @@ pub(crate) struct Leases {
     pub(crate) wait: Duration,
 }
 
+/// The hash slot of a group of keys on a cluster; `None` on a single server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot(Option<u16>);
+
+impl Slot {
+    /// Where a command on the group's keys goes.
+    fn via(self) -> Via<'static> {
+        match self.0 {
+            Some(slot) => Via::Slot(slot),
+            None => Via::Any,
+        }
+    }
+}
+
 /// The store behind one Redis cache.
 pub(crate) struct RedisStore {
     cache: String,
@@ -204,26 +218,31 @@ impl RedisStore {
         &self,
         keys: impl Iterator<Item = &'k [u8]>,
     ) -> Result<usize, BackendError> {
-        let mut by_slot: Vec<(u16, Vec<&[u8]>)> = Vec::new();
-        let cluster = matches!(self.connections, Connections::Cluster(_));
-        for key in keys {
-            let slot = if cluster { cluster::slot(key) } else { 0 };
-            match by_slot.iter_mut().find(|(held, _)| *held == slot) {
-                Some((_, group)) => group.push(key),
-                None => by_slot.push((slot, vec![key])),
-            }
-        }
         let mut partial = Partial::default();
-        for (slot, group) in by_slot {
+        for (slot, group) in self.by_slot(keys) {
             let mut unlink = cmd("UNLINK");
             for key in &group {
                 unlink.arg(*key);
             }
-            let via = if cluster { Via::Slot(slot) } else { Via::Any };
-            let result = self.query::<usize>(via, &unlink).await;
-            partial.add(result, || self.circuits.for_slot(Some(slot)).node.clone())?;
+            let result = self.query::<usize>(slot.via(), &unlink).await;
+            partial.add(result, || self.circuits.for_slot(slot.0).node.clone())?;
         }
         partial.finish()
+    }
+
+    /// `keys` (prefixed) grouped by the hash slot they live in, for commands and scripts
+    /// whose keys must share one on a cluster (a single group on one server).
+    fn by_slot<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> Vec<(Slot, Vec<&'k [u8]>)> {
+        let cluster = matches!(self.connections, Connections::Cluster(_));
+        let mut groups: Vec<(Slot, Vec<&[u8]>)> = Vec::new();
+        for key in keys {
+            let slot = Slot(cluster.then(|| cluster::slot(key)));
+            match groups.iter_mut().find(|(held, _)| *held == slot) {
+                Some((_, group)) => group.push(key),
+                None => groups.push((slot, vec![key])),
+            }
+        }
+        groups
     }
 
     /// Unlinks every key matching `pattern` under the cache's prefix (escaped, so that only

@@ -144,17 +144,18 @@ pub(crate) static INCR_QUOTED: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// Adds `ARGV[1]` to the tag set `KEYS[1]` and keeps the set at least `ARGV[2]`
-/// milliseconds, the life of the entry it now names (never shortening it).
+/// Adds `ARGV[1]` to each tag set in `KEYS` and keeps each at least `ARGV[2]` milliseconds,
+/// the life of the entry it now names (never shortening it).
 pub(crate) static TAG: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        redis.call('SADD', KEYS[1], ARGV[1])
-        local left = redis.call('PTTL', KEYS[1])
-        if left >= 0 and left < tonumber(ARGV[2]) then
-            redis.call('PEXPIRE', KEYS[1], ARGV[2])
-        elseif left == -1 then
-            redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        local ttl = tonumber(ARGV[2])
+        for _, set in ipairs(KEYS) do
+            redis.call('SADD', set, ARGV[1])
+            local left = redis.call('PTTL', set)
+            if left < ttl then
+                redis.call('PEXPIRE', set, ttl)
+            end
         end
         return 1
         ",

@@ -16,7 +16,8 @@ use crate::error::BackendError;
 const TAG_PREFIX: &str = "\0cached:tag:";
 
 impl RedisStore {
-    /// Adds `key` to the set of each of `tags`, each kept for at least `ttl`.
+    /// Adds `key` to the set of each of `tags`, each kept for at least `ttl`: one script per
+    /// hash slot the sets live in (one in all on a single server).
     pub(crate) async fn tag(
         &self,
         key: &str,
@@ -24,11 +25,22 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), BackendError> {
         let ttl = ttl_millis(ttl);
-        for tag in tags {
-            self.script::<i64>(&scripts::TAG, &tag_key(tag), |invocation| {
-                invocation.arg(key).arg(ttl);
+        let sets: Vec<String> = tags
+            .iter()
+            .map(|tag| self.key(&tag_key(tag)).into_owned())
+            .collect();
+        for (slot, group) in self.by_slot(sets.iter().map(|set| set.as_bytes())) {
+            let mut invocation = scripts::TAG.prepare_invoke();
+            for set in &group {
+                invocation.key(*set);
+            }
+            invocation.arg(key).arg(ttl);
+            let invocation = &invocation;
+            self.call(slot.via(), |mut conn| async move {
+                invocation.invoke_async::<i64>(&mut conn).await
             })
-            .await?;
+            .await
+            .map_err(|failure| self.backend_error(failure))?;
         }
         Ok(())
     }
