@@ -79,6 +79,7 @@ pub mod http;
 pub mod key;
 mod lock;
 mod outcome;
+mod query;
 mod registry;
 mod stats;
 mod store;
@@ -104,13 +105,14 @@ pub use backend::memory::DEFAULT_MAX_SIZE;
 pub use build::register_backend;
 pub use cache::Cache;
 #[doc(inline)]
-pub use cached_macros::{cached, invalidates};
+pub use cached_macros::{cache_key, cached, invalidates};
 pub use config::{
     CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField, KeySource,
 };
 pub use error::{BackendError, Error, Result};
 pub use freshness::Freshness;
 pub use lock::LockGuard;
+pub use query::{Cached, IntoCacheKey, QueryExt};
 pub use registry::{DEFAULT_CACHE, cache, configure, get_cache};
 pub use stats::CacheStats;
 pub use ttl::Ttl;

@@ -13,6 +13,7 @@ mod attr;
 mod check;
 mod errors;
 mod expand;
+mod key_macro;
 mod template;
 
 use proc_macro::TokenStream;
@@ -52,6 +53,16 @@ pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
             expand::invalidates(&checked, &templates, &tags, &args).into()
         }
         _ => with_original(errors, item),
+    }
+}
+
+#[doc = include_str!("../docs/cache_key.md")]
+#[proc_macro]
+pub fn cache_key(input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    match key_macro::expand(input.into(), &mut errors) {
+        Some(expanded) if errors.is_empty() => expanded.into(),
+        _ => errors.into_compile_errors().unwrap_or_default().into(),
     }
 }
 
