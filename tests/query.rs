@@ -62,7 +62,6 @@ impl Db {
     }
 }
 
-#[tokio::test]
 async fn a_cached_query_runs_once_until_its_key_is_invalidated() {
     let db = Db::open().await;
     db.add("ada:l", "Notes", true).await;
@@ -105,7 +104,6 @@ async fn publish(author: &str) {
     let _ = author;
 }
 
-#[tokio::test]
 async fn only_ok_values_that_pass_the_condition_are_stored() {
     let db = Db::open().await;
     let broken = || async {
@@ -132,7 +130,6 @@ async fn only_ok_values_that_pass_the_condition_are_stored() {
     assert_eq!(db.queries(), 4, "the condition refused the empty list");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_run_one_query() {
     let db = Db::open().await;
     db.add("grace", "Compilers", true).await;
@@ -153,7 +150,6 @@ async fn concurrent_callers_run_one_query() {
     assert_eq!(db.queries(), 1);
 }
 
-#[tokio::test]
 async fn named_caches_unknown_caches_and_unrenderable_keys() {
     cached_core::configure(
         cached_core::CacheSettings::new().with_cache("queries", cached_core::CacheConfig::memory()),
@@ -201,4 +197,14 @@ impl serde::Serialize for Unrenderable {
     fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
         Err(serde::ser::Error::custom("not renderable"))
     }
+}
+
+/// One test, the scenarios in turn: the last configures the registry, which replaces the
+/// default cache the others use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_caching() {
+    a_cached_query_runs_once_until_its_key_is_invalidated().await;
+    only_ok_values_that_pass_the_condition_are_stored().await;
+    concurrent_callers_run_one_query().await;
+    named_caches_unknown_caches_and_unrenderable_keys().await;
 }

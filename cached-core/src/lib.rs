@@ -69,6 +69,7 @@ mod build;
 mod cache;
 pub mod codec;
 mod config;
+pub mod entity;
 mod error;
 mod flight;
 mod freshness;
@@ -105,10 +106,11 @@ pub use backend::memory::DEFAULT_MAX_SIZE;
 pub use build::register_backend;
 pub use cache::Cache;
 #[doc(inline)]
-pub use cached_macros::{cache_key, cached, invalidates};
+pub use cached_macros::{CachedEntity, cache_key, cached, invalidates};
 pub use config::{
     CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField, KeySource,
 };
+pub use entity::CachedEntity;
 pub use error::{BackendError, Error, Result};
 pub use freshness::Freshness;
 pub use lock::LockGuard;

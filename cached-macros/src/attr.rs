@@ -223,14 +223,14 @@ fn value<T: syn::parse::Parse>(input: ParseStream<'_>) -> syn::Result<T> {
 }
 
 /// `= ["user:{user_id}", "posts"]`.
-fn tag_list(input: ParseStream<'_>) -> syn::Result<Punctuated<LitStr, Token![,]>> {
+pub(crate) fn tag_list(input: ParseStream<'_>) -> syn::Result<Punctuated<LitStr, Token![,]>> {
     input.parse::<Token![=]>()?;
     let content;
     syn::bracketed!(content in input);
     Punctuated::parse_terminated(&content)
 }
 
-fn comma(input: ParseStream<'_>) -> syn::Result<()> {
+pub(crate) fn comma(input: ParseStream<'_>) -> syn::Result<()> {
     if !input.is_empty() {
         input.parse::<Token![,]>()?;
     }
@@ -238,7 +238,7 @@ fn comma(input: ParseStream<'_>) -> syn::Result<()> {
 }
 
 /// `= "name"`, not empty.
-fn cache_name(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<LitStr> {
+pub(crate) fn cache_name(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<LitStr> {
     let name: LitStr = value(input)?;
     if name.value().is_empty() {
         errors.at(name.span(), "the cache name is empty");
@@ -257,7 +257,7 @@ fn crate_path(input: ParseStream<'_>) -> syn::Result<Path> {
 }
 
 /// Reports an unknown option and skips its value, so that the options after it are read.
-fn unknown(
+pub(crate) fn unknown(
     name: &Ident,
     input: ParseStream<'_>,
     valid: &[&str],
@@ -282,7 +282,7 @@ fn unknown(
 
 /// `= 300` (seconds) or `= "5m"` (a duration) for the option `option`; zero and malformed
 /// durations are errors spanned on the literal.
-fn parse_duration(
+pub(crate) fn parse_duration(
     input: ParseStream<'_>,
     option: &str,
     errors: &mut Errors,

@@ -12,7 +12,7 @@ use syn::{GenericParam, Generics, Ident, Type, WherePredicate};
 
 use crate::attr::{CachedArgs, InvalidatesArgs, Mode};
 use crate::check::{Arg, Function, KeySpec};
-use crate::template::{Part, Template};
+use crate::template::Template;
 
 /// Input:
 ///
@@ -285,63 +285,30 @@ fn template_expr(
     access: Access,
     pattern: bool,
 ) -> TokenStream {
-    let k = mixed("__k");
     let span = template.lit.span();
-    let mut first = String::new();
-    let mut steps = Vec::new();
-    for (n, part) in template.parts.iter().enumerate() {
-        match part {
-            Part::Text(text) if n == 0 => first.clone_from(text),
-            Part::Text(text) => steps.push(quote!(#k.text(#text);)),
-            Part::Value(placeholder) => {
-                let value = Ident::new("value", span);
-                let fields = placeholder
-                    .fields
-                    .iter()
-                    .map(|field| match field.parse::<u32>() {
-                        Ok(index) => {
-                            let index = syn::Index { index, span };
-                            quote!(.#index)
-                        }
-                        Err(_) => {
-                            let field = Ident::new(field, span);
-                            quote!(.#field)
-                        }
-                    });
-                let reference = if placeholder.root == "self" {
-                    let this = syn::token::SelfValue(function.receiver.unwrap_or(span));
-                    if placeholder.fields.is_empty() {
-                        quote!(#this)
-                    } else {
-                        quote!(&#this #(#fields)*)
-                    }
-                } else {
-                    let arg = function
-                        .args
-                        .iter()
-                        .find(|arg| arg.ident == placeholder.root)
-                        .expect("placeholders are checked against the arguments");
-                    if placeholder.fields.is_empty() {
-                        reference(arg, access)
-                    } else {
-                        let ident = &arg.ident;
-                        quote!(&#ident #(#fields)*)
-                    }
-                };
-                steps.push(quote!(#k.#value(#reference);));
+    let finish = if pattern { "finish_pattern" } else { "finish" };
+    template.render(krate, finish, |placeholder| {
+        let fields = placeholder.field_path(span);
+        if placeholder.root == "self" {
+            let this = syn::token::SelfValue(function.receiver.unwrap_or(span));
+            if placeholder.fields.is_empty() {
+                quote!(#this)
+            } else {
+                quote!(&#this #fields)
+            }
+        } else {
+            let arg = function
+                .args
+                .iter()
+                .find(|arg| arg.ident == placeholder.root)
+                .expect("placeholders are checked against the arguments");
+            if placeholder.fields.is_empty() {
+                reference(arg, access)
+            } else {
+                let ident = &arg.ident;
+                quote!(&#ident #fields)
             }
         }
-    }
-    let finish = if pattern {
-        quote!(finish_pattern)
-    } else {
-        quote!(finish)
-    };
-    quote!({
-        #[allow(unused_mut)]
-        let mut #k = #krate::__private::Key::new(#first);
-        #(#steps)*
-        #k.#finish()
     })
 }
 

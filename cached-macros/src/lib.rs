@@ -11,6 +11,7 @@
 
 mod attr;
 mod check;
+mod entity;
 mod errors;
 mod expand;
 mod key_macro;
@@ -61,6 +62,23 @@ pub fn invalidates(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn cache_key(input: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     match key_macro::expand(input.into(), &mut errors) {
+        Some(expanded) if errors.is_empty() => expanded.into(),
+        _ => errors.into_compile_errors().unwrap_or_default().into(),
+    }
+}
+
+/// Derives `cached_core::CachedEntity`; see its documentation.
+#[proc_macro_derive(CachedEntity, attributes(cache))]
+pub fn cached_entity(input: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let expanded = match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => entity::derive(&input, &mut errors),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    match expanded {
         Some(expanded) if errors.is_empty() => expanded.into(),
         _ => errors.into_compile_errors().unwrap_or_default().into(),
     }

@@ -4,7 +4,9 @@
 //! is a placeholder naming an argument (or `self`), optionally followed by `.field`s;
 //! `{{`, `}}`, `<<` and `>>` are the literal characters. Errors are spanned on the literal.
 
-use syn::LitStr;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{Ident, LitStr};
 
 use crate::errors::Errors;
 
@@ -33,7 +35,56 @@ pub(crate) struct Placeholder {
     pub(crate) written: String,
 }
 
+impl Placeholder {
+    /// The field accesses after the root (`.user.0`), spanned at `span`.
+    pub(crate) fn field_path(&self, span: Span) -> TokenStream {
+        let fields = self.fields.iter().map(|field| match field.parse::<u32>() {
+            Ok(index) => {
+                let index = syn::Index { index, span };
+                quote!(.#index)
+            }
+            Err(_) => {
+                let field = Ident::new(field, span);
+                quote!(.#field)
+            }
+        });
+        quote!(#(#fields)*)
+    }
+}
+
 impl Template {
+    /// The expression rendering this template through `krate`'s key builder
+    /// (`Result<String, RenderError>`): each placeholder's value is the reference `value`
+    /// gives, and `finish` names the builder's last call (`finish`, `finish_pattern`).
+    pub(crate) fn render(
+        &self,
+        krate: &TokenStream,
+        finish: &str,
+        value: impl Fn(&Placeholder) -> TokenStream,
+    ) -> TokenStream {
+        let k = Ident::new("__k", Span::mixed_site());
+        let append = Ident::new("value", self.lit.span());
+        let finish = Ident::new(finish, Span::call_site());
+        let mut first = String::new();
+        let mut steps = Vec::new();
+        for (n, part) in self.parts.iter().enumerate() {
+            match part {
+                Part::Text(text) if n == 0 => first.clone_from(text),
+                Part::Text(text) => steps.push(quote!(#k.text(#text);)),
+                Part::Value(placeholder) => {
+                    let reference = value(placeholder);
+                    steps.push(quote!(#k.#append(#reference);));
+                }
+            }
+        }
+        quote!({
+            #[allow(unused_mut)]
+            let mut #k = #krate::__private::Key::new(#first);
+            #(#steps)*
+            #k.#finish()
+        })
+    }
+
     /// Parses `lit`, recording every problem; `None` when there was one.
     pub(crate) fn parse(lit: &LitStr, errors: &mut Errors) -> Option<Template> {
         let text = lit.value();

@@ -1,0 +1,216 @@
+//! Cached entities: the Rust form of the seed's `CacheMixin` (`User.objects.cached_get(...)`,
+//! `user.save()` refreshing the object's entry). A type derives
+//! [`CachedEntity`](derive@crate::CachedEntity) with its key written once, and gets:
+//!
+//! - `Type::cached_get(<key fields>, loader)`: cache-aside with single-flight (only a found
+//!   object, `Ok(Some(_))`, is stored);
+//! - [`saved`](CachedEntity::saved): write-through after the object was saved, then the
+//!   invalidations the type declares (`invalidates = [...]`, `tags = [...]`);
+//! - [`deleted`](CachedEntity::deleted): the object's entry removed, then the same
+//!   invalidations.
+//!
+//! ```
+//! use cached_core::CachedEntity;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+//! #[cache(key = "user:{id}", ttl = 600, invalidates = ["users:team:{team_id}"])]
+//! struct User {
+//!     id: u64,
+//!     team_id: u64,
+//!     name: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let ada = User { id: 1, team_id: 7, name: "Ada".into() };
+//! let found = User::cached_get(&1, || async { Ok::<_, ()>(Some(ada.clone())) }).await;
+//! assert_eq!(found, Ok(Some(ada.clone())));
+//! assert_eq!(ada.cache_key().unwrap(), "user:1");
+//! ada.saved().await; // write-through, then `users:team:7` is deleted
+//! ada.deleted().await;
+//! # assert!(!cached_core::cache().exists("user:1").await.unwrap());
+//! # }
+//! ```
+//!
+//! Failures follow the attributes' rules: a cache failure never fails the caller; it is
+//! logged and counted (an invalidation that fails at `error`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::LOG_TARGET;
+use crate::cache::Cache;
+use crate::key::RenderError;
+use crate::registry::{self, DEFAULT_CACHE};
+
+/// What an entity's change invalidates besides its own entry: keys, glob patterns and tags,
+/// rendered from the changed object.
+#[derive(Debug, Default)]
+pub struct Invalidations {
+    /// Keys deleted.
+    pub keys: Vec<Result<String, RenderError>>,
+    /// Glob patterns whose matches are deleted.
+    pub patterns: Vec<Result<String, RenderError>>,
+    /// Tags whose entries are deleted.
+    pub tags: Vec<Result<String, RenderError>>,
+}
+
+/// A type whose objects are cached under a key written once. Derive it with
+/// [`#[derive(CachedEntity)]`](derive@crate::CachedEntity); the derive also gives the type
+/// `cached_get` and `cache_key_for`, whose parameters are the key's fields.
+pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The cache the objects live in (`cache = "..."`, default `"default"`).
+    const CACHE: &'static str;
+    /// How long an object stays cached (`ttl`); the cache's default when `None`.
+    const TTL: Option<Duration>;
+
+    /// This object's key.
+    fn cache_key(&self) -> Result<String, RenderError>;
+
+    /// What a change of this object invalidates besides its own entry.
+    fn invalidations(&self) -> Invalidations;
+
+    /// The cache the objects live in, if configured (reported at `warn` otherwise).
+    fn entity_cache() -> Option<Cache> {
+        entity_cache(Self::CACHE)
+    }
+
+    /// Write-through after this object was saved: its entry is set to it, then the declared
+    /// invalidations run. Never fails (see the module documentation).
+    fn saved(&self) -> impl Future<Output = ()> + Send {
+        async move {
+            let Some(cache) = Self::entity_cache() else {
+                return;
+            };
+            match self.cache_key() {
+                Ok(key) => {
+                    if let Err(error) = cache.set(&key, self, Self::TTL).await {
+                        tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "write-through failed; deleting the entry instead");
+                        if let Err(error) = cache.delete(&key).await {
+                            tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
+                        }
+                    }
+                }
+                Err(error) => unrendered(&cache, &error),
+            }
+            invalidate(&cache, self.invalidations()).await;
+        }
+    }
+
+    /// After this object was deleted: its entry is removed, then the declared invalidations
+    /// run. Never fails (see the module documentation).
+    fn deleted(&self) -> impl Future<Output = ()> + Send {
+        async move {
+            let Some(cache) = Self::entity_cache() else {
+                return;
+            };
+            match self.cache_key() {
+                Ok(key) => {
+                    if let Err(error) = cache.delete(&key).await {
+                        tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
+                    }
+                }
+                Err(error) => unrendered(&cache, &error),
+            }
+            invalidate(&cache, self.invalidations()).await;
+        }
+    }
+}
+
+/// The cache named `name`, or `None` (logged at `warn`).
+fn entity_cache(name: &str) -> Option<Cache> {
+    if name == DEFAULT_CACHE {
+        return Some(registry::cache());
+    }
+    match registry::get_cache(name) {
+        Ok(cache) => Some(cache),
+        Err(error) => {
+            tracing::warn!(target: LOG_TARGET, %error, "the entity runs uncached");
+            None
+        }
+    }
+}
+
+fn unrendered(cache: &Cache, error: &RenderError) {
+    cache.count_error();
+    tracing::error!(target: LOG_TARGET, cache = %cache.name(), %error, "cache invalidation skipped a key that could not be rendered");
+}
+
+/// Runs `invalidations` on `cache`: one `delete_many`, each pattern, the tags.
+async fn invalidate(cache: &Cache, invalidations: Invalidations) {
+    let rendered = |items: Vec<Result<String, RenderError>>| -> Vec<String> {
+        items
+            .into_iter()
+            .filter_map(|item| item.map_err(|error| unrendered(cache, &error)).ok())
+            .collect()
+    };
+    let keys = rendered(invalidations.keys);
+    let patterns = rendered(invalidations.patterns);
+    let tags = rendered(invalidations.tags);
+    if !keys.is_empty()
+        && let Err(error) = cache.delete_many(&keys).await
+    {
+        tracing::error!(target: LOG_TARGET, cache = %cache.name(), ?keys, %error, "cache invalidation failed; the keys may hold stale values");
+    }
+    for pattern in &patterns {
+        if let Err(error) = cache.delete_pattern(pattern).await {
+            tracing::error!(target: LOG_TARGET, cache = %cache.name(), %pattern, %error, "cache invalidation failed; keys matching the pattern may hold stale values");
+        }
+    }
+    if !tags.is_empty()
+        && let Err(error) = cache.delete_tags(&tags).await
+    {
+        tracing::error!(target: LOG_TARGET, cache = %cache.name(), ?tags, %error, "cache invalidation failed; entries under the tags may hold stale values");
+    }
+}
+
+/// The body of a derived `cached_get`: the object at `key`, or the one `loader` finds,
+/// stored when found. Called by the derive only.
+#[doc(hidden)]
+pub async fn cached_get<T, E, F, Fut>(
+    key: Result<String, RenderError>,
+    loader: F,
+) -> Result<Option<T>, E>
+where
+    T: CachedEntity,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<T>, E>>,
+{
+    let Some(cache) = T::entity_cache() else {
+        return loader().await;
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(error) => {
+            cache.count_error();
+            tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %error, "the entity's key could not be rendered; loaded uncached");
+            return loader().await;
+        }
+    };
+    if let Some(found) = cache.lookup::<T>(&key).await {
+        return Ok(Some(found));
+    }
+    let load = || async {
+        match loader().await {
+            Ok(Some(found)) => Ok(found),
+            Ok(None) => Err(Missing::NotFound),
+            Err(error) => Err(Missing::Failed(error)),
+        }
+    };
+    match cache.load_ok(&key, T::TTL, |_| true, load).await {
+        Ok(found) => Ok(Some(found)),
+        Err(Missing::NotFound) => Ok(None),
+        Err(Missing::Failed(error)) => Err(error),
+    }
+}
+
+/// Why a load stored nothing: no such object (not cached, so that a created object is found
+/// next time), or the loader's error.
+enum Missing<E> {
+    NotFound,
+    Failed(E),
+}

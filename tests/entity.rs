@@ -1,0 +1,177 @@
+//! Cached entities (`#[derive(CachedEntity)]`) on the default memory cache, with a real
+//! SQLite database behind them: `cached_get` is cache-aside with single-flight (only found
+//! objects stored), `saved` writes through and runs the declared invalidations (keys,
+//! patterns, tags, rendered from the object's fields), `deleted` removes the entry and runs
+//! them too. `entity_redis.rs` has the same across two processes on Redis (its own binary:
+//! it configures the registry, which replaces the default cache).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cached_core::CachedEntity;
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqlitePoolOptions;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow, CachedEntity)]
+#[cache(
+    key = "entity:post:{id}",
+    ttl = "10m",
+    invalidates = ["entity:posts:all", "entity:posts:author:{author}", "entity:search:*"],
+    tags = ["entity:author:{author}"]
+)]
+struct Post {
+    id: i64,
+    author: String,
+    title: String,
+}
+
+/// The posts table, counting the queries it answers.
+#[derive(Clone)]
+struct Db {
+    pool: SqlitePool,
+    queries: Arc<AtomicUsize>,
+}
+
+impl Db {
+    async fn open() -> Self {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE posts (id INTEGER PRIMARY KEY, author TEXT, title TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        Self {
+            pool,
+            queries: Arc::default(),
+        }
+    }
+
+    async fn save(&self, post: &Post) {
+        sqlx::query("INSERT OR REPLACE INTO posts (id, author, title) VALUES (?, ?, ?)")
+            .bind(post.id)
+            .bind(&post.author)
+            .bind(&post.title)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    async fn post(&self, id: i64) -> Result<Option<Post>, sqlx::Error> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        sqlx::query_as("SELECT id, author, title FROM posts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_get_loads_once_and_stores_only_found_objects() {
+    let db = Db::open().await;
+    let post = Post {
+        id: 1,
+        author: "ada".into(),
+        title: "Notes".into(),
+    };
+    db.save(&post).await;
+    assert_eq!(Post::cache_key_for(&1).unwrap(), "entity:post:1");
+    assert_eq!(post.cache_key().unwrap(), "entity:post:1");
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                Post::cached_get(&1, || async {
+                    let found = db.post(1).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    found
+                })
+                .await
+            })
+        })
+        .collect();
+    for caller in callers {
+        assert_eq!(caller.await.unwrap().unwrap(), Some(post.clone()));
+    }
+    assert_eq!(db.queries(), 1, "concurrent misses ran one query");
+    assert_eq!(
+        Post::cached_get(&1, || db.post(1)).await.unwrap(),
+        Some(post)
+    );
+    assert_eq!(db.queries(), 1, "then hits");
+
+    for _ in 0..2 {
+        assert_eq!(Post::cached_get(&2, || db.post(2)).await.unwrap(), None);
+    }
+    assert_eq!(db.queries(), 3, "a missing object is not cached");
+    for _ in 0..2 {
+        let failed = Post::cached_get(&3, || async { Err::<Option<Post>, _>("db down") }).await;
+        assert_eq!(failed, Err("db down"));
+    }
+}
+
+#[tokio::test]
+async fn saved_writes_through_and_runs_the_declared_invalidations() {
+    let db = Db::open().await;
+    let cache = cached_core::cache();
+    let mut post = Post {
+        id: 10,
+        author: "grace".into(),
+        title: "Compilers".into(),
+    };
+    db.save(&post).await;
+    assert!(
+        Post::cached_get(&10, || db.post(10))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for key in [
+        "entity:posts:all",
+        "entity:posts:author:grace",
+        "entity:posts:author:ada",
+        "entity:search:cobol",
+        "untouched",
+    ] {
+        cache.set(key, &1u64, None).await.unwrap();
+    }
+    cache
+        .tag("entity:tagged", &["entity:author:grace"], None)
+        .await
+        .unwrap();
+    cache.set("entity:tagged", &1u64, None).await.unwrap();
+
+    post.title = "COBOL".into();
+    db.save(&post).await;
+    post.saved().await;
+    assert_eq!(
+        Post::cached_get(&10, || db.post(10)).await.unwrap(),
+        Some(post.clone()),
+        "write-through: the new object"
+    );
+    assert_eq!(db.queries(), 1, "without a query");
+    for gone in [
+        "entity:posts:all",
+        "entity:posts:author:grace",
+        "entity:search:cobol",
+        "entity:tagged",
+    ] {
+        assert!(!cache.exists(gone).await.unwrap(), "{gone} is invalidated");
+    }
+    for kept in ["entity:posts:author:ada", "untouched"] {
+        assert!(cache.exists(kept).await.unwrap(), "{kept} is not");
+    }
+
+    cache.set("entity:posts:all", &1u64, None).await.unwrap();
+    post.deleted().await;
+    assert!(!cache.exists("entity:post:10").await.unwrap());
+    assert!(!cache.exists("entity:posts:all").await.unwrap());
+}

@@ -1,0 +1,59 @@
+//! A cached entity on Redis, saved and deleted in one process and read in another (a second
+//! connection): write-through and the declared invalidations reach every process.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cached_core::{Cache, CacheConfig, CacheSettings, CachedEntity, configure};
+use cached_tests::redis_server::RedisServer;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "user:{tenant}:{id}", cache = "entities-redis", invalidates = ["team:{team.0}"])]
+struct User {
+    tenant: String,
+    id: u64,
+    team: (u64, String),
+    name: String,
+}
+
+#[tokio::test]
+async fn a_save_in_one_process_reaches_another_through_redis() {
+    let server = RedisServer::start();
+    configure(CacheSettings::new().with_cache("entities-redis", CacheConfig::redis(&server.url())))
+        .unwrap();
+    let other: Cache = server.cache("");
+    let mut ada = User {
+        tenant: "acme:eu".into(),
+        id: 1,
+        team: (7, "core".into()),
+        name: "Ada".into(),
+    };
+    let loads = AtomicUsize::new(0);
+    let load = |user: User| {
+        loads.fetch_add(1, Ordering::SeqCst);
+        async move { Ok::<_, ()>(Some(user)) }
+    };
+    let found = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
+    assert_eq!(found, Ok(Some(ada.clone())));
+    let key = User::cache_key_for(&"acme:eu".to_owned(), &1).unwrap();
+    assert_eq!(key, "user:acme%3Aeu:1");
+    assert_eq!(other.get::<User>(&key).await.unwrap(), Some(ada.clone()));
+
+    other.set("team:7", &"members", None).await.unwrap();
+    ada.name = "Ada L.".into();
+    ada.saved().await;
+    assert_eq!(
+        other.get::<User>(&key).await.unwrap(),
+        Some(ada.clone()),
+        "the other process reads the saved object"
+    );
+    assert!(!other.exists("team:7").await.unwrap());
+    let again = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
+    assert_eq!(again, Ok(Some(ada.clone())));
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+    other.set("team:7", &"members", None).await.unwrap();
+    ada.deleted().await;
+    assert!(!other.exists(&key).await.unwrap());
+    assert!(!other.exists("team:7").await.unwrap());
+}
