@@ -175,3 +175,66 @@ async fn saved_writes_through_and_runs_the_declared_invalidations() {
     assert!(!cache.exists("entity:post:10").await.unwrap());
     assert!(!cache.exists("entity:posts:all").await.unwrap());
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "signal:comment:{id}", invalidates = ["signal:comments:all"])]
+struct Comment {
+    id: u64,
+    post_id: u64,
+}
+
+#[tokio::test]
+async fn change_handlers_run_after_the_invalidations_and_fail_open() {
+    let cache = cached_core::cache();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    {
+        let seen = Arc::clone(&seen);
+        cached_core::entity::on_saved(move |comment: Comment| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let cache = cached_core::cache();
+                // The declared invalidation ran first.
+                let all_gone = !cache.exists("signal:comments:all").await.unwrap();
+                seen.lock().unwrap().push(("saved", comment.id, all_gone));
+                cache
+                    .delete(&format!("signal:post:{}:comments", comment.post_id))
+                    .await
+                    .map(drop)
+            }
+        });
+    }
+    cached_core::entity::on_saved(|_: Comment| async { Err::<(), _>("the search index is down") });
+    {
+        let seen = Arc::clone(&seen);
+        cached_core::entity::on_deleted(move |comment: Comment| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().unwrap().push(("deleted", comment.id, true));
+                Ok::<_, String>(())
+            }
+        });
+    }
+    let comment = Comment { id: 5, post_id: 9 };
+    cache.set("signal:comments:all", &1u64, None).await.unwrap();
+    cache
+        .set("signal:post:9:comments", &1u64, None)
+        .await
+        .unwrap();
+    let errors = cache.stats().errors;
+    comment.saved().await;
+    assert!(
+        !cache.exists("signal:post:9:comments").await.unwrap(),
+        "the handler ran"
+    );
+    assert_eq!(
+        cache.stats().errors - errors,
+        1,
+        "the failing handler is counted"
+    );
+    comment.deleted().await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("saved", 5, true), ("deleted", 5, true)],
+        "each change's handlers, after its invalidations"
+    );
+}

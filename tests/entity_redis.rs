@@ -33,6 +33,20 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
         loads.fetch_add(1, Ordering::SeqCst);
         async move { Ok::<_, ()>(Some(user)) }
     };
+    // A handler, as another part of the application would register it, invalidating what
+    // the user's change makes stale in a second cache, seen by the other process.
+    {
+        let other = other.clone();
+        cached_core::entity::on_saved(move |user: User| {
+            let other = other.clone();
+            async move {
+                other
+                    .delete(&format!("directory:{}", user.tenant))
+                    .await
+                    .map(drop)
+            }
+        });
+    }
     let found = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
     assert_eq!(found, Ok(Some(ada.clone())));
     let key = User::cache_key_for(&"acme:eu".to_owned(), &1).unwrap();
@@ -40,6 +54,10 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
     assert_eq!(other.get::<User>(&key).await.unwrap(), Some(ada.clone()));
 
     other.set("team:7", &"members", None).await.unwrap();
+    other
+        .set("directory:acme:eu", &"entries", None)
+        .await
+        .unwrap();
     ada.name = "Ada L.".into();
     ada.saved().await;
     assert_eq!(
@@ -48,6 +66,10 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
         "the other process reads the saved object"
     );
     assert!(!other.exists("team:7").await.unwrap());
+    assert!(
+        !other.exists("directory:acme:eu").await.unwrap(),
+        "the handler ran"
+    );
     let again = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
     assert_eq!(again, Ok(Some(ada.clone())));
     assert_eq!(loads.load(Ordering::SeqCst), 1);

@@ -7,7 +7,9 @@
 //! - [`saved`](CachedEntity::saved): write-through after the object was saved, then the
 //!   invalidations the type declares (`invalidates = [...]`, `tags = [...]`);
 //! - [`deleted`](CachedEntity::deleted): the object's entry removed, then the same
-//!   invalidations.
+//!   invalidations;
+//! - [`on_saved`] and [`on_deleted`]: handlers the application registers for a type's
+//!   changes (the seed's `@post_save`/`@post_delete` signals), run after the invalidations.
 //!
 //! ```
 //! use cached_core::CachedEntity;
@@ -36,8 +38,14 @@
 //! Failures follow the attributes' rules: a cache failure never fails the caller; it is
 //! logged and counted (an invalidation that fails at `error`).
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -98,6 +106,7 @@ pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
                 Err(error) => unrendered(&cache, &error),
             }
             invalidate(&cache, self.invalidations()).await;
+            run_handlers(&cache, self, Change::Saved).await;
         }
     }
 
@@ -117,6 +126,102 @@ pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
                 Err(error) => unrendered(&cache, &error),
             }
             invalidate(&cache, self.invalidations()).await;
+            run_handlers(&cache, self, Change::Deleted).await;
+        }
+    }
+}
+
+/// A handler of an entity's change: run after the declared invalidations, with a clone of
+/// the object.
+type Handler<T> = Arc<dyn Fn(T) -> BoxFuture<Result<(), String>> + Send + Sync>;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Which change a handler is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Change {
+    Saved,
+    Deleted,
+}
+
+/// The handlers of every entity type, by type and change: the seed's signals.
+static HANDLERS: LazyLock<RwLock<HashMap<(TypeId, Change), AnyHandlers>>> =
+    LazyLock::new(RwLock::default);
+
+/// A `Vec<Handler<T>>` for the `T` of its key.
+type AnyHandlers = Box<dyn Any + Send + Sync>;
+
+/// Registers `handler` to run after every [`saved`](CachedEntity::saved) of a `T` (the
+/// seed's `@post_save(Post)`), after the declared invalidations, with a clone of the object.
+/// Handlers run in the order registered; one that fails (`Err`) is logged at `error` and
+/// counted in the entity cache's `errors`, and the others still run: a change never fails.
+///
+/// ```
+/// # use cached_core::CachedEntity;
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize, CachedEntity)]
+/// # #[cache(key = "post:{id}")]
+/// # struct Post { id: u64, author_id: u64 }
+/// cached_core::entity::on_saved(|post: Post| async move {
+///     let cache = cached_core::cache();
+///     cache.delete(&format!("feed:author:{}", post.author_id)).await?;
+///     Ok::<_, cached_core::Error>(())
+/// });
+/// ```
+pub fn on_saved<T, F, Fut, E>(handler: F)
+where
+    T: CachedEntity,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    register(Change::Saved, handler);
+}
+
+/// As [`on_saved`], after every [`deleted`](CachedEntity::deleted) of a `T` (the seed's
+/// `@post_delete(Post)`).
+pub fn on_deleted<T, F, Fut, E>(handler: F)
+where
+    T: CachedEntity,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    register(Change::Deleted, handler);
+}
+
+fn register<T, F, Fut, E>(change: Change, handler: F)
+where
+    T: CachedEntity,
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    let handler: Handler<T> = Arc::new(move |object: T| {
+        let running = handler(object);
+        Box::pin(async move { running.await.map_err(|error| error.to_string()) })
+    });
+    let mut handlers = HANDLERS.write();
+    let slot = handlers
+        .entry((TypeId::of::<T>(), change))
+        .or_insert_with(|| Box::new(Vec::<Handler<T>>::new()));
+    slot.downcast_mut::<Vec<Handler<T>>>()
+        .expect("handlers are kept by their entity's type")
+        .push(handler);
+}
+
+/// Runs the handlers of `object`'s `change`, each failure logged and counted.
+async fn run_handlers<T: CachedEntity>(cache: &Cache, object: &T, change: Change) {
+    let handlers: Vec<Handler<T>> = match HANDLERS.read().get(&(TypeId::of::<T>(), change)) {
+        Some(slot) => slot
+            .downcast_ref::<Vec<Handler<T>>>()
+            .expect("handlers are kept by their entity's type")
+            .clone(),
+        None => return,
+    };
+    for handler in handlers {
+        if let Err(error) = handler(object.clone()).await {
+            cache.count_error();
+            tracing::error!(target: LOG_TARGET, cache = %cache.name(), entity = std::any::type_name::<T>(), ?change, %error, "a change handler failed");
         }
     }
 }
