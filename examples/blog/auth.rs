@@ -30,7 +30,7 @@ pub(crate) async fn authenticate(
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_owned);
     if let Some(token) = token {
-        match data::user(&state.data, &state.db, &token).await {
+        match data::user(&state.db, &token).await {
             Ok(Some(user)) => {
                 request.extensions_mut().insert(CurrentUser(user.id));
             }

@@ -1,16 +1,15 @@
-//! Cached data access: query results with `#[cached]`, invalidation on mutation with
-//! `#[invalidates]`, objects with `get_or_set`, and write-through on update. Everything here
-//! uses the cache named "default".
+//! Cached data access: query results with `#[cached]` and with `.cached(...)` where the
+//! query is written, invalidation on mutation with `#[invalidates]`, users as cached
+//! entities with write-through on update. Everything here uses the cache named "default".
 
 use std::time::Duration;
 
-use cached_core::key::escape;
-use cached_core::{Cache, cached, invalidates};
+use cached_core::{CachedEntity as _, QueryExt as _, cache_key, cached, invalidates};
 
 use crate::db::{Db, Post, PostUpdate, User, UserUpdate};
 
-/// How long a user object stays cached.
-const USER_TTL: Duration = Duration::from_secs(600);
+/// How long an author's list of posts stays cached.
+const POSTS_TTL: Duration = Duration::from_secs(300);
 
 /// Published posts, most viewed first.
 #[cached(ttl = 60, key = "posts:all")]
@@ -18,10 +17,12 @@ pub(crate) async fn published_posts(db: &Db) -> Result<Vec<Post>, sqlx::Error> {
     db.published_posts().await
 }
 
-/// Every post of an author.
-#[cached(ttl = "5m", key = "posts:author:{author_id}")]
+/// Every post of an author: the query cached where it is written, under the key that
+/// `update_post`'s `posts:author:*` reaches.
 pub(crate) async fn posts_by_author(db: &Db, author_id: &str) -> Result<Vec<Post>, sqlx::Error> {
-    db.posts_by_author(author_id).await
+    db.posts_by_author(author_id)
+        .cached(cache_key!("posts:author:{author_id}"), POSTS_TTL)
+        .await
 }
 
 /// One post; `None` (no such post) is a cached negative answer.
@@ -48,33 +49,22 @@ pub(crate) async fn update_post(
     db.update_post(post_id, update).await
 }
 
-/// The cache key of the user `id`.
-fn user_key(id: &str) -> String {
-    format!("user:{}", escape(id))
-}
-
 /// Object caching: the user `id` from the cache, or loaded once from the database and kept
-/// for ten minutes (concurrent misses share one load).
-pub(crate) async fn user(cache: &Cache, db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    cache
-        .try_get_or_set(&user_key(id), || db.user(id), Some(USER_TTL))
-        .await
+/// for ten minutes (concurrent misses share one load; a missing user is not cached).
+pub(crate) async fn user(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
+    User::cached_get(&id.to_owned(), || db.user(id)).await
 }
 
 /// Write-through: the database is updated, then the cache is given the new object, so the
 /// next read is a hit with fresh data.
 pub(crate) async fn update_user(
-    cache: &Cache,
     db: &Db,
     id: &str,
     update: &UserUpdate,
 ) -> Result<Option<User>, sqlx::Error> {
     let user = db.update_user(id, update).await?;
-    if user.is_some()
-        && let Err(error) = cache.set(&user_key(id), &user, Some(USER_TTL)).await
-    {
-        tracing::warn!(%error, user = id, "write-through failed; the cached user expires on its own");
-        let _ = cache.delete(&user_key(id)).await;
+    if let Some(user) = &user {
+        user.saved().await;
     }
     Ok(user)
 }

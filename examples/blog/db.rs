@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use cached_core::CachedEntity;
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -16,8 +17,9 @@ pub(crate) struct Db {
     queries: Arc<AtomicU64>,
 }
 
-/// A registered author.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+/// A registered author, cached as an entity: its key is written once, here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow, CachedEntity)]
+#[cache(key = "user:{id}", ttl = "10m")]
 pub(crate) struct User {
     pub(crate) id: String,
     pub(crate) name: String,

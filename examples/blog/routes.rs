@@ -133,10 +133,7 @@ pub(crate) async fn feed(
 
 /// `GET /users/{id}`.
 pub(crate) async fn show_user(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    match data::user(&state.data, &state.db, &id)
-        .await
-        .map_err(internal)?
-    {
+    match data::user(&state.db, &id).await.map_err(internal)? {
         Some(user) => Ok(Json(user).into_response()),
         None => Ok((StatusCode::NOT_FOUND, "no such user").into_response()),
     }
@@ -152,7 +149,7 @@ pub(crate) async fn edit_user(
     if user.is_none_or(|Extension(CurrentUser(user))| user != id) {
         return Ok((StatusCode::FORBIDDEN, "edit your own profile").into_response());
     }
-    match data::update_user(&state.data, &state.db, &id, &update)
+    match data::update_user(&state.db, &id, &update)
         .await
         .map_err(internal)?
     {
