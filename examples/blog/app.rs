@@ -1,14 +1,16 @@
 //! The service: its caches, its state and its routes, with response caching set per route.
 
+use std::sync::Once;
 use std::time::Duration;
 
 use axum::Router;
 use axum::middleware;
 use axum::routing::get;
 use cached_core::http::CacheResponseLayer;
-use cached_core::{Cache, CacheConfig, CacheSettings};
+use cached_core::key::escape;
+use cached_core::{Cache, CacheConfig, CacheSettings, entity};
 
-use crate::db::Db;
+use crate::db::{Db, User};
 use crate::{auth, routes};
 
 /// What every handler shares.
@@ -37,6 +39,19 @@ pub(crate) fn configure_caches(redis_url: Option<&str>) -> Result<(), cached_cor
     Ok(())
 }
 
+/// The blog's change handlers (the seed's signals), registered once per process: a saved
+/// user's cached profile page is dropped, wherever the save was made.
+pub(crate) fn register_signals() {
+    static REGISTERED: Once = Once::new();
+    REGISTERED.call_once(|| {
+        entity::on_saved(|user: User| async move {
+            let pages = cached_core::get_cache("pages")?;
+            cached_core::http::invalidate(&pages, &format!("user:{}", escape(&user.id))).await?;
+            Ok::<_, cached_core::Error>(())
+        });
+    });
+}
+
 impl AppState {
     /// The state over `db` and the configured caches.
     pub(crate) fn new(db: Db) -> Result<Self, cached_core::Error> {
@@ -48,8 +63,9 @@ impl AppState {
     }
 }
 
-/// The routes. `GET /posts` varies by language, `GET /feed` by user, `GET /posts/{id}` is
-/// keyed `post:{id}` so that an edit can invalidate it by name.
+/// The routes. `GET /posts` varies by language, `GET /feed` by user, `GET /posts/{id}` and
+/// `GET /users/{id}` are keyed `post:{id}` and `user:{id}` so that an edit can invalidate
+/// them by name.
 pub(crate) fn router(state: AppState) -> Router {
     let pages = || CacheResponseLayer::new(state.pages.clone());
     Router::new()
@@ -78,7 +94,16 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/authors/{id}/posts", get(routes::author_posts))
         .route("/search", get(routes::search))
-        .route("/users/{id}", get(routes::show_user).put(routes::edit_user))
+        .route(
+            "/users/{id}",
+            get(routes::show_user)
+                .route_layer(
+                    pages()
+                        .ttl(Duration::from_secs(300))
+                        .key("/users/{id}", "user:{id}"),
+                )
+                .put(routes::edit_user),
+        )
         .route("/reports/authors", get(routes::authors_report))
         .route("/cache/stats", get(routes::cache_stats))
         .layer(middleware::from_fn_with_state(

@@ -75,6 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let options = options()?;
     app::configure_caches(options.redis.as_deref())?;
+    app::register_signals();
     let db = db::Db::open(&options.db).await?;
     let router = app::router(app::AppState::new(db)?);
     let listener = tokio::net::TcpListener::bind(&options.addr).await?;
