@@ -47,9 +47,9 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
             }
         });
     }
-    let found = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
+    let found = User::cached_get("acme:eu", &1, || load(ada.clone())).await;
     assert_eq!(found, Ok(Some(ada.clone())));
-    let key = User::cache_key_for(&"acme:eu".to_owned(), &1).unwrap();
+    let key = User::cache_key_for("acme:eu", &1).unwrap();
     assert_eq!(key, "user:acme%3Aeu:1");
     assert_eq!(other.get::<User>(&key).await.unwrap(), Some(ada.clone()));
 
@@ -70,7 +70,7 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
         !other.exists("directory:acme:eu").await.unwrap(),
         "the handler ran"
     );
-    let again = User::cached_get(&"acme:eu".to_owned(), &1, || load(ada.clone())).await;
+    let again = User::cached_get("acme:eu", &1, || load(ada.clone())).await;
     assert_eq!(again, Ok(Some(ada.clone())));
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 

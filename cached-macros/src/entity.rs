@@ -110,7 +110,10 @@ fn expand(
     let tags = tags
         .iter()
         .map(|template| template.render(&krate, "finish", on_self));
-    let params = key_fields.iter().map(|(ident, ty)| quote!(#ident: &#ty));
+    let params = key_fields.iter().map(|(ident, ty)| {
+        let ty = borrowed(ty);
+        quote!(#ident: &#ty)
+    });
     let param_names: Vec<&Ident> = key_fields.iter().map(|(ident, _)| ident).collect();
     let key_for = key.render(&krate, "finish", |placeholder| {
         let ident = Ident::new(&placeholder.root, Span::call_site());
@@ -157,6 +160,15 @@ fn expand(
                 #krate::entity::cached_get::<Self, #error, #loader, #future>(Self::cache_key_for(#(#param_names),*), #loader_arg).await
             }
         }
+    }
+}
+
+/// The type a key parameter is taken as: `str` for a `String` field (so that callers pass
+/// `&str`), the field's type otherwise. Both render the same key.
+fn borrowed(ty: &Type) -> TokenStream {
+    match ty {
+        Type::Path(path) if path.qself.is_none() && path.path.is_ident("String") => quote!(str),
+        _ => quote!(#ty),
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) async fn update_post(
 /// Object caching: the user `id` from the cache, or loaded once from the database and kept
 /// for ten minutes (concurrent misses share one load; a missing user is not cached).
 pub(crate) async fn user(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
-    User::cached_get(&id.to_owned(), || db.user(id)).await
+    User::cached_get(id, || db.user(id)).await
 }
 
 /// Write-through: the database is updated, then the cache is given the new object, so the

@@ -18,8 +18,8 @@ pub struct Post {
 #[tokio::main]
 async fn main() {
     let post = Post { tenant: "acme".into(), id: 3, author: (7, "ada".into()) };
-    assert_eq!(Post::cache_key_for(&"acme".to_owned(), &3).unwrap(), "post:acme:3");
-    let found = Post::cached_get(&"acme".to_owned(), &3, || async { Ok::<_, String>(Some(post.clone())) }).await;
+    assert_eq!(Post::cache_key_for("acme", &3).unwrap(), "post:acme:3");
+    let found = Post::cached_get("acme", &3, || async { Ok::<_, String>(Some(post.clone())) }).await;
     assert_eq!(found, Ok(Some(post.clone())));
     post.saved().await;
     post.deleted().await;
