@@ -78,4 +78,28 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
     ada.deleted().await;
     assert!(!other.exists(&key).await.unwrap());
     assert!(!other.exists("team:7").await.unwrap());
+    a_save_that_cannot_be_written_through_removes_the_old_entry(&other).await;
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "reading:{id}", cache = "entities-redis")]
+struct Reading {
+    id: u64,
+    value: f64,
+}
+
+/// With the registry configured by the test above (a second test configuring it would
+/// replace the cache under the first).
+async fn a_save_that_cannot_be_written_through_removes_the_old_entry(other: &Cache) {
+    let mut reading = Reading { id: 1, value: 1.5 };
+    reading.saved().await;
+    assert_eq!(
+        other.get::<Reading>("reading:1").await.unwrap(),
+        Some(reading.clone())
+    );
+    // JSON cannot hold a NaN exactly, so the cache refuses to store it: the old value must
+    // not stay behind.
+    reading.value = f64::NAN;
+    reading.saved().await;
+    assert_eq!(other.get::<Reading>("reading:1").await.unwrap(), None);
 }

@@ -88,47 +88,36 @@ pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
     }
 
     /// Write-through after this object was saved: its entry is set to it, then the declared
-    /// invalidations run. Never fails (see the module documentation).
+    /// invalidations run, then the [`on_saved`] handlers. Never fails (see the module
+    /// documentation).
     fn saved(&self) -> impl Future<Output = ()> + Send {
-        async move {
-            let Some(cache) = Self::entity_cache() else {
-                return;
-            };
-            match self.cache_key() {
-                Ok(key) => {
-                    if let Err(error) = cache.set(&key, self, Self::TTL).await {
-                        tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "write-through failed; deleting the entry instead");
-                        if let Err(error) = cache.delete(&key).await {
-                            tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
-                        }
-                    }
-                }
-                Err(error) => unrendered(&cache, &error),
-            }
-            invalidate(&cache, self.invalidations()).await;
-            run_handlers(&cache, self, Change::Saved).await;
-        }
+        changed(self, Change::Saved)
     }
 
     /// After this object was deleted: its entry is removed, then the declared invalidations
-    /// run. Never fails (see the module documentation).
+    /// run, then the [`on_deleted`] handlers. Never fails (see the module documentation).
     fn deleted(&self) -> impl Future<Output = ()> + Send {
-        async move {
-            let Some(cache) = Self::entity_cache() else {
-                return;
-            };
-            match self.cache_key() {
-                Ok(key) => {
-                    if let Err(error) = cache.delete(&key).await {
-                        tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
-                    }
-                }
-                Err(error) => unrendered(&cache, &error),
-            }
-            invalidate(&cache, self.invalidations()).await;
-            run_handlers(&cache, self, Change::Deleted).await;
-        }
+        changed(self, Change::Deleted)
     }
+}
+
+/// What a change of `object` does: its own entry written through (saved) or removed
+/// (deleted, or a write-through that failed), then its invalidations, then the handlers.
+async fn changed<T: CachedEntity>(object: &T, change: Change) {
+    let Some(cache) = T::entity_cache() else {
+        return;
+    };
+    match object.cache_key() {
+        Ok(key) => {
+            let written = change == Change::Saved && write_through(&cache, &key, object).await;
+            if !written && let Err(error) = cache.delete(&key).await {
+                tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
+            }
+        }
+        Err(error) => unrendered(&cache, &error),
+    }
+    invalidate(&cache, object.invalidations()).await;
+    run_handlers(&cache, object, change).await;
 }
 
 /// A handler of an entity's change: run after the declared invalidations, with a clone of
@@ -222,6 +211,18 @@ async fn run_handlers<T: CachedEntity>(cache: &Cache, object: &T, change: Change
         if let Err(error) = handler(object.clone()).await {
             cache.count_error();
             tracing::error!(target: LOG_TARGET, cache = %cache.name(), entity = std::any::type_name::<T>(), ?change, %error, "a change handler failed");
+        }
+    }
+}
+
+/// Sets `key` to `object`; `false` (logged) when that failed, so that the entry is removed
+/// instead.
+async fn write_through<T: CachedEntity>(cache: &Cache, key: &str, object: &T) -> bool {
+    match cache.set(key, object, T::TTL).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "write-through failed; deleting the entry instead");
+            false
         }
     }
 }
