@@ -116,7 +116,7 @@ async fn changed<T: CachedEntity>(object: &T, change: Change) {
         }
         Err(error) => unrendered(&cache, &error),
     }
-    invalidate(&cache, object.invalidations()).await;
+    invalidate::<T>(&cache, object.invalidations()).await;
     run_handlers(&cache, object, change).await;
 }
 
@@ -247,7 +247,7 @@ fn unrendered(cache: &Cache, error: &RenderError) {
 }
 
 /// Runs `invalidations` on `cache`: one `delete_many`, each pattern, the tags.
-async fn invalidate(cache: &Cache, invalidations: Invalidations) {
+async fn invalidate<T>(cache: &Cache, invalidations: Invalidations) {
     let rendered = |items: Vec<Result<String, RenderError>>| -> Vec<String> {
         items
             .into_iter()
@@ -257,21 +257,8 @@ async fn invalidate(cache: &Cache, invalidations: Invalidations) {
     let keys = rendered(invalidations.keys);
     let patterns = rendered(invalidations.patterns);
     let tags = rendered(invalidations.tags);
-    if !keys.is_empty()
-        && let Err(error) = cache.delete_many(&keys).await
-    {
-        tracing::error!(target: LOG_TARGET, cache = %cache.name(), ?keys, %error, "cache invalidation failed; the keys may hold stale values");
-    }
-    for pattern in &patterns {
-        if let Err(error) = cache.delete_pattern(pattern).await {
-            tracing::error!(target: LOG_TARGET, cache = %cache.name(), %pattern, %error, "cache invalidation failed; keys matching the pattern may hold stale values");
-        }
-    }
-    if !tags.is_empty()
-        && let Err(error) = cache.delete_tags(&tags).await
-    {
-        tracing::error!(target: LOG_TARGET, cache = %cache.name(), ?tags, %error, "cache invalidation failed; entries under the tags may hold stale values");
-    }
+    let origin = std::any::type_name::<T>();
+    crate::__private::delete_all(cache, origin, &keys, &patterns, &tags).await;
 }
 
 /// The body of a derived `cached_get`: the object at `key`, or the one `loader` finds,

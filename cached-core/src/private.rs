@@ -19,6 +19,7 @@ pub use cached::{
     condition, condition_ok,
 };
 pub use hit::{Pending, hit_now};
+pub(crate) use invalidate::delete_all;
 pub use invalidate::{Invalidation, invalidate_entry, is_ok};
 pub use key::{Key, KeyResult, custom_key};
 pub use site::Site;

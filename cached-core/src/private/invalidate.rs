@@ -7,6 +7,7 @@
 use super::key::KeyResult;
 use super::site::Site;
 use crate::LOG_TARGET;
+use crate::cache::Cache;
 use crate::key::RenderError;
 
 /// Whether a `Result` is `Ok`: an `#[invalidates]` function returning one invalidates only
@@ -67,24 +68,44 @@ impl Invalidation {
             tracing::error!(target: LOG_TARGET, function = site.function(), cache = site.cache_name(), keys = ?self.keys, patterns = ?self.patterns, tags = ?self.tags, "cache invalidation skipped: the cache is not configured");
             return;
         };
+        delete_all(
+            &cache,
+            site.function(),
+            &self.keys,
+            &self.patterns,
+            &self.tags,
+        )
+        .await;
         for error in &self.unrendered {
             cache.count_error();
             tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %error, "cache invalidation skipped a key that could not be rendered");
         }
-        if !self.keys.is_empty()
-            && let Err(error) = cache.delete_many(&self.keys).await
-        {
-            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), keys = ?self.keys, %error, "cache invalidation failed; the keys may hold stale values");
-        }
-        if !self.tags.is_empty()
-            && let Err(error) = cache.delete_tags(&self.tags).await
-        {
-            tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), tags = ?self.tags, %error, "cache invalidation failed; entries under the tags may hold stale values");
-        }
-        for pattern in &self.patterns {
-            if let Err(error) = cache.delete_pattern(pattern).await {
-                tracing::error!(target: LOG_TARGET, function = site.function(), cache = %cache.name(), %pattern, %error, "cache invalidation failed; keys matching the pattern may hold stale values");
-            }
+    }
+}
+
+/// Deletes `keys` (in one `delete_many`), the entries of `tags` and each pattern's matches,
+/// on behalf of `origin` (a function or an entity type, for logs). Failures are logged at
+/// `error` (the cache counts them), never returned.
+pub(crate) async fn delete_all(
+    cache: &Cache,
+    origin: &str,
+    keys: &[String],
+    patterns: &[String],
+    tags: &[String],
+) {
+    if !keys.is_empty()
+        && let Err(error) = cache.delete_many(keys).await
+    {
+        tracing::error!(target: LOG_TARGET, function = origin, cache = %cache.name(), ?keys, %error, "cache invalidation failed; the keys may hold stale values");
+    }
+    if !tags.is_empty()
+        && let Err(error) = cache.delete_tags(tags).await
+    {
+        tracing::error!(target: LOG_TARGET, function = origin, cache = %cache.name(), ?tags, %error, "cache invalidation failed; entries under the tags may hold stale values");
+    }
+    for pattern in patterns {
+        if let Err(error) = cache.delete_pattern(pattern).await {
+            tracing::error!(target: LOG_TARGET, function = origin, cache = %cache.name(), %pattern, %error, "cache invalidation failed; keys matching the pattern may hold stale values");
         }
     }
 }
