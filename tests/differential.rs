@@ -1,6 +1,6 @@
 //! Same answers on every backend: one random sequence of cache operations (every method,
-//! keys of every character class, glob patterns, TTLs, counters held as numbers and as
-//! strings, values of several types read back as other types) runs against a memory cache
+//! tags included, keys of every character class, glob patterns, TTLs, counters held as
+//! numbers and as strings, values of several types read back as other types) runs against a memory cache
 //! and against a real Redis (under a key prefix full of glob characters), and every answer
 //! is compared.
 //!
@@ -277,6 +277,8 @@ async fn step(cache: &Cache, op: &Op) -> Answer {
         Op::Incr(key, by) => answer(cache.incr(key, *by).await),
         Op::Decr(key, by) => answer(cache.decr(key, *by).await),
         Op::SetNx(key, value, ttl) => answer(cache.set_nx(key, value, *ttl).await),
+        Op::Tag(key, tags, ttl) => answer(cache.tag(key, tags, *ttl).await),
+        Op::DeleteTags(tags) => answer(cache.delete_tags(tags).await),
         Op::Lock(key) => match cache.try_lock(key, Duration::from_secs(600)).await {
             Ok(Some(guard)) => answer(guard.release().await.map(|held| ("locked", held))),
             other => answer(other.map(|guard| guard.is_some())),
@@ -300,6 +302,18 @@ enum Op {
     Decr(String, i64),
     SetNx(String, String, Option<Duration>),
     Lock(String),
+    Tag(String, Vec<String>, Option<Duration>),
+    DeleteTags(Vec<String>),
+}
+
+/// Tags, glob characters and separators included (a tag is a name: nothing in it is
+/// special).
+const TAGS: &[&str] = &["t", "t2", "user:1", "user:*", "*", "", "\0", "é"];
+
+fn tags(rng: &mut SplitMix) -> Vec<String> {
+    (0..1 + rng.next_u64() % 3)
+        .map(|_| (*pick(rng, TAGS)).to_owned())
+        .collect()
 }
 
 fn op(rng: &mut SplitMix, keys: &[String]) -> Op {
@@ -333,8 +347,10 @@ fn op(rng: &mut SplitMix, keys: &[String]) -> Op {
         75..80 => Op::Ttl(key),
         80..88 => Op::Incr(key, by),
         88..91 => Op::Decr(key, by),
-        91..96 => Op::SetNx(key, format!("claim {}", rng.next_u64() % 10), ttl),
-        _ => Op::Lock(key),
+        91..94 => Op::SetNx(key, format!("claim {}", rng.next_u64() % 10), ttl),
+        94..96 => Op::Lock(key),
+        96..98 => Op::Tag(key, tags(rng), ttl),
+        _ => Op::DeleteTags(tags(rng)),
     }
 }
 

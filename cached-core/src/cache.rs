@@ -361,7 +361,10 @@ impl Cache {
 
     /// Removes every key matching the glob `pattern`, with Redis' rules: `*` any run of
     /// characters, `?` one character, `[abc]`/`[^a-z]` a class, `\` before any of them for
-    /// the character itself. Returns how many keys were removed.
+    /// the character itself. Returns how many keys were removed. On Redis, the cache's own
+    /// bookkeeping (tag sets and refresh claims, keys starting with the NUL byte and
+    /// `cached:` after the prefix, which no rendered key does) is never matched; `clear`
+    /// removes it with everything else.
     pub async fn delete_pattern(&self, pattern: &str) -> Result<usize> {
         let deleted = self
             .invalidating_pattern(pattern, self.inner.store.delete_pattern(pattern))

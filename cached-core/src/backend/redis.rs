@@ -49,6 +49,17 @@ const SCAN_COUNT: usize = 1000;
 /// clamped, since Redis refuses expiry times past the end of its clock.
 const MAX_TTL_MS: u128 = 1 << 50;
 
+/// What the keys of the cache's own bookkeeping start with, after the cache's prefix (tag
+/// sets, refresh claims): a NUL byte, which no rendered key contains (it is escaped).
+const INTERNAL: &[u8] = b"\0cached:";
+
+/// Whether a deletion by pattern takes the cache's bookkeeping keys too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Internal {
+    Kept,
+    Removed,
+}
+
 /// How loads claim keys: how long a lease lives, and how long a load waits for another
 /// process's load of the same key before it loads by itself.
 #[derive(Clone, Copy, Debug)]
@@ -251,22 +262,36 @@ impl RedisStore {
     /// start of a key, so under a prefix `**` would take the key `""`, which it does not
     /// match on its own (nor on the memory backend). A cluster primary whose circuit is open
     /// is skipped, and named in [`BackendError::Partial`].
+    /// Removes the keys matching `pattern`, the cache's own bookkeeping (tag sets, refresh
+    /// claims: keys under [`INTERNAL`]) excepted, so that a pattern over values never
+    /// forgets which entries a tag names.
     pub(crate) async fn delete_pattern(&self, pattern: &str) -> Result<usize, BackendError> {
+        self.delete_matching(pattern, Internal::Kept).await
+    }
+
+    async fn delete_matching(
+        &self,
+        pattern: &str,
+        internal: Internal,
+    ) -> Result<usize, BackendError> {
         let unprefixed = glob::Pattern::new(pattern);
         let pattern = key::prefixed_pattern(&self.prefix, pattern);
         let mut partial = Partial::default();
         for (node, slot) in self.primaries() {
-            let result = self.unlink_matching(slot, &pattern, &unprefixed).await;
+            let result = self
+                .unlink_matching(slot, &pattern, &unprefixed, internal)
+                .await;
             partial.add(result, || node)?;
         }
         partial.finish()
     }
 
-    /// Removes the cache's keys: those under its prefix, or, without a prefix, every key of
-    /// its database (`FLUSHDB ASYNC`, on every primary of a cluster).
+    /// Removes the cache's keys, its bookkeeping included: those under its prefix, or,
+    /// without a prefix, every key of its database (`FLUSHDB ASYNC`, on every primary of a
+    /// cluster).
     pub(crate) async fn clear(&self) -> Result<(), BackendError> {
         if !self.prefix.is_empty() {
-            return self.delete_pattern("*").await.map(drop);
+            return self.delete_matching("*", Internal::Removed).await.map(drop);
         }
         let mut partial = Partial::default();
         for (node, slot) in self.primaries() {
@@ -410,6 +435,7 @@ impl RedisStore {
         slot: Option<u16>,
         pattern: &str,
         unprefixed: &glob::Pattern<'_>,
+        internal: Internal,
     ) -> Result<usize, BackendError> {
         let mut cursor: u64 = 0;
         let mut removed = 0;
@@ -423,7 +449,10 @@ impl RedisStore {
             let (next, mut keys): (u64, Vec<Vec<u8>>) = self.query(via(slot), &scan).await?;
             keys.retain(|key| {
                 key.strip_prefix(self.prefix.as_bytes())
-                    .is_some_and(|rest| unprefixed.matches_bytes(rest))
+                    .is_some_and(|rest| {
+                        unprefixed.matches_bytes(rest)
+                            && (internal == Internal::Removed || !rest.starts_with(INTERNAL))
+                    })
             });
             if !keys.is_empty() {
                 removed += self.unlink(keys.iter().map(Vec::as_slice)).await?;

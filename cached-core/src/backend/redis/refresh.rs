@@ -94,3 +94,15 @@ fn refresh_key(key: &str) -> String {
     claim.push_str(key);
     claim
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refresh_claims_are_bookkeeping_that_patterns_leave_alone() {
+        assert!(
+            super::REFRESH_PREFIX
+                .as_bytes()
+                .starts_with(super::super::INTERNAL)
+        );
+    }
+}

@@ -59,3 +59,15 @@ fn tag_key(tag: &str) -> String {
     key.push_str(tag);
     key
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tag_sets_are_bookkeeping_that_patterns_leave_alone() {
+        assert!(
+            super::TAG_PREFIX
+                .as_bytes()
+                .starts_with(super::super::INTERNAL)
+        );
+    }
+}
