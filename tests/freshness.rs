@@ -2,7 +2,8 @@
 //! are served while the body runs once in the background; a failing body is answered from
 //! an entry within `stale_if_error`; under a steady load across expiries with
 //! `early_refresh`, no caller waits for a load; and a refresh that began before an
-//! invalidation never stores after it, in one process or two.
+//! invalidation never stores after it, in one process or two (gated cases, and series of
+//! hundreds of races at random moments that must show zero stale values).
 //!
 //! Whether a caller waited is not timed: the loader knows whether it runs in a caller's task
 //! (a task-local each caller sets) or in the background, and the tests that need it hold the
@@ -559,4 +560,99 @@ impl Backend for ExpiringMap {
             }
         })
     }
+}
+
+/// Many refreshes racing invalidations, each at a random moment of the other: a value
+/// loaded by a refresh that began before the invalidation must never be stored after it.
+/// Each race's source is bumped to a new version before the invalidation; afterwards the
+/// key holds nothing or the new version, never the old one.
+async fn refreshes_racing_invalidations_store_nothing_stale(
+    reader: &Cache,
+    writer: &Cache,
+    races: usize,
+    seed: u64,
+) {
+    let ttl = Duration::from_millis(50);
+    let stale = Freshness::new().stale(Duration::from_secs(60));
+    let versions: Vec<Arc<AtomicU64>> = (0..races).map(|_| Arc::new(AtomicU64::new(1))).collect();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let key = |i: usize| format!("race:{seed}:{i}");
+    for i in 0..races {
+        let value = reader
+            .get_or_set_fresh(&key(i), || async { 1u64 }, Some(ttl), stale)
+            .await;
+        assert_eq!(value, 1);
+    }
+    tokio::time::sleep(ttl + Duration::from_millis(30)).await;
+    let mut rng = cached_tests::SplitMix::new(seed);
+    let tasks: Vec<_> = (0..races)
+        .map(|i| {
+            let (reader, writer, key) = (reader.clone(), writer.clone(), key(i));
+            let (version, finished) = (Arc::clone(&versions[i]), Arc::clone(&finished));
+            let (read_after, load_for, write_after) = (
+                Duration::from_micros(rng.next_u64() % 1_500),
+                Duration::from_micros(rng.next_u64() % 1_500),
+                Duration::from_micros(rng.next_u64() % 2_000),
+            );
+            let set = rng.next_u64().is_multiple_of(2);
+            tokio::spawn(async move {
+                let load = {
+                    let (version, finished) = (Arc::clone(&version), Arc::clone(&finished));
+                    move || async move {
+                        tokio::time::sleep(read_after).await;
+                        let read = version.load(Ordering::SeqCst);
+                        tokio::time::sleep(load_for).await;
+                        finished.fetch_add(1, Ordering::SeqCst);
+                        read
+                    }
+                };
+                let served = reader.get_or_set_fresh(&key, load, Some(ttl), stale).await;
+                assert_eq!(served, 1, "the stale value, at once");
+                tokio::time::sleep(write_after).await;
+                version.store(2, Ordering::SeqCst);
+                if set {
+                    writer.set(&key, &2u64, None).await.unwrap();
+                } else {
+                    writer.delete(&key).await.unwrap();
+                }
+                set
+            })
+        })
+        .collect();
+    let mut sets = Vec::new();
+    for task in tasks {
+        sets.push(task.await.unwrap());
+    }
+    until("every refresh's load to end", || {
+        finished.load(Ordering::SeqCst) >= races
+    })
+    .await;
+    // Each fill follows its load at once; give them ample time to (wrongly) land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut stale_values = 0;
+    for (i, set) in sets.iter().enumerate() {
+        let held = reader.get::<u64>(&key(i)).await.unwrap();
+        let expected = if *set { Some(2) } else { None };
+        if held != expected {
+            stale_values += 1;
+        }
+    }
+    assert_eq!(
+        stale_values, 0,
+        "{stale_values} of {races} races kept a stale value"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_refreshes_racing_invalidations_store_nothing_stale() {
+    let cache = cached_tests::memory_cache(10_000);
+    refreshes_racing_invalidations_store_nothing_stale(&cache, &cache, 500, 21).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_refreshes_racing_invalidations_store_nothing_stale() {
+    let server = RedisServer::start();
+    let (one, other) = (server.cache(""), server.cache(""));
+    refreshes_racing_invalidations_store_nothing_stale(&one, &one, 300, 22).await;
+    refreshes_racing_invalidations_store_nothing_stale(&one, &other, 300, 23).await;
 }
