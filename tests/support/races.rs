@@ -26,17 +26,25 @@ pub enum Invalidation {
     Clear,
     /// Writes the new version itself: a newer write must win over an older load too.
     Set,
+    /// `delete_tags` of a tag the reader gave the key before its load.
+    Tag,
 }
 
 impl Invalidation {
     /// Every kind.
-    pub const ALL: [Invalidation; 5] = [
+    pub const ALL: [Invalidation; 6] = [
         Invalidation::Delete,
         Invalidation::DeleteMany,
         Invalidation::Pattern,
         Invalidation::Clear,
         Invalidation::Set,
+        Invalidation::Tag,
     ];
+
+    /// The tag of `key` in a race of this kind.
+    fn tag(key: &str) -> String {
+        format!("tag:{key}")
+    }
 
     async fn apply(self, cache: &Cache, key: &str, version: u64) {
         match self {
@@ -45,6 +53,7 @@ impl Invalidation {
             Invalidation::Pattern => drop(cache.delete_pattern(&format!("{key}*")).await.unwrap()),
             Invalidation::Clear => cache.clear().await.unwrap(),
             Invalidation::Set => cache.set(key, &version, None).await.unwrap(),
+            Invalidation::Tag => drop(cache.delete_tags(&[Self::tag(key)]).await.unwrap()),
         }
     }
 }
@@ -174,6 +183,10 @@ async fn run_races(
                 Arc::clone(&started),
             );
             async move {
+                if let Invalidation::Tag = invalidation {
+                    let tag = Invalidation::tag(&key);
+                    reader.tag(&key, &[tag], None).await.unwrap();
+                }
                 reader
                     .get_or_set(
                         &key,
