@@ -656,3 +656,27 @@ async fn redis_refreshes_racing_invalidations_store_nothing_stale() {
     refreshes_racing_invalidations_store_nothing_stale(&one, &one, 300, 22).await;
     refreshes_racing_invalidations_store_nothing_stale(&one, &other, 300, 23).await;
 }
+
+#[tokio::test]
+async fn undecodable_entries_read_with_freshness_are_misses_reloaded() {
+    let server = RedisServer::start();
+    let cache = server.cache("");
+    let stale = Freshness::new()
+        .stale(Duration::from_secs(60))
+        .stale_if_error(Duration::from_secs(60));
+    server.cli(&["RPUSH", "as-list", "a"]);
+    server.cli(&["SET", "as-garbage", "{not json"]);
+    let errors = cache.stats().errors;
+    for key in ["as-list", "as-garbage"] {
+        let value = cache
+            .get_or_set_fresh(key, || async { 7u64 }, Some(TTL), stale)
+            .await;
+        assert_eq!(value, 7, "{key}: a miss, loaded");
+        assert_eq!(
+            cache.get::<u64>(key).await.unwrap(),
+            Some(7),
+            "{key}: and stored"
+        );
+    }
+    assert_eq!(cache.stats().errors - errors, 2, "each counted");
+}
