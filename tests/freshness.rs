@@ -680,3 +680,52 @@ async fn undecodable_entries_read_with_freshness_are_misses_reloaded() {
     }
     assert_eq!(cache.stats().errors - errors, 2, "each counted");
 }
+
+#[tokio::test]
+async fn with_redis_down_freshness_fails_open_and_recovers() {
+    let mut server = RedisServer::start();
+    let cache = server.cache("");
+    let stale = Freshness::new()
+        .stale(Duration::from_secs(60))
+        .stale_if_error(Duration::from_secs(60))
+        .early_refresh(Duration::from_millis(100));
+    assert_eq!(
+        cache
+            .get_or_set_fresh("down", || async { 1u64 }, Some(TTL), stale)
+            .await,
+        1
+    );
+    server.stop();
+    for _ in 0..3 {
+        let value = cache
+            .get_or_set_fresh("down", || async { 2u64 }, Some(TTL), stale)
+            .await;
+        assert_eq!(value, 2, "the loader's value, Redis being unreachable");
+        let failed = cache
+            .try_get_or_set_fresh(
+                "down",
+                || async { Err::<u64, _>("source down") },
+                Some(TTL),
+                stale,
+            )
+            .await;
+        assert_eq!(
+            failed,
+            Err("source down"),
+            "nothing to fall back on: the error"
+        );
+    }
+    server.restart();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let value = cache
+            .get_or_set_fresh("back", || async { 3u64 }, Some(TTL), stale)
+            .await;
+        assert_eq!(value, 3);
+        if cache.get::<u64>("back").await.ok().flatten() == Some(3) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cache never stored again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
