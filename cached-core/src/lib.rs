@@ -48,6 +48,15 @@
 //! # }
 //! ```
 //!
+//! # More
+//!
+//! - Freshness without stampedes: `stale`, `stale_if_error` and `early_refresh` on
+//!   `#[cached]`, [`Freshness`] on [`Cache::get_or_set_fresh`]; tags with
+//!   `#[cached(tags = [...])]`, [`Cache::tag`] and [`Cache::delete_tags`].
+//! - A query cached where it is written: [`QueryExt::cached`], with [`cache_key!`] for keys.
+//! - Objects cached under a key written once, write-through on save and change handlers:
+//!   [`CachedEntity`] and the [`entity`] module.
+//!
 //! # Debug logging
 //!
 //! Every hit, miss and write is a `tracing` event at `debug` under the target `cached_core`
