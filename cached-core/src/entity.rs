@@ -53,7 +53,7 @@ use serde::de::DeserializeOwned;
 use crate::LOG_TARGET;
 use crate::cache::Cache;
 use crate::key::RenderError;
-use crate::registry::{self, DEFAULT_CACHE};
+use crate::registry;
 
 /// What an entity's change invalidates besides its own entry: keys, glob patterns and tags,
 /// rendered from the changed object.
@@ -84,7 +84,7 @@ pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
 
     /// The cache the objects live in, if configured (reported at `warn` otherwise).
     fn entity_cache() -> Option<Cache> {
-        entity_cache(Self::CACHE)
+        registry::cache_for(Self::CACHE, "entity")
     }
 
     /// Write-through after this object was saved: its entry is set to it, then the declared
@@ -227,20 +227,6 @@ async fn write_through<T: CachedEntity>(cache: &Cache, key: &str, object: &T) ->
     }
 }
 
-/// The cache named `name`, or `None` (logged at `warn`).
-fn entity_cache(name: &str) -> Option<Cache> {
-    if name == DEFAULT_CACHE {
-        return Some(registry::cache());
-    }
-    match registry::get_cache(name) {
-        Ok(cache) => Some(cache),
-        Err(error) => {
-            tracing::warn!(target: LOG_TARGET, %error, "the entity runs uncached");
-            None
-        }
-    }
-}
-
 fn unrendered(cache: &Cache, error: &RenderError) {
     cache.count_error();
     tracing::error!(target: LOG_TARGET, cache = %cache.name(), %error, "cache invalidation skipped a key that could not be rendered");
@@ -284,9 +270,6 @@ where
             return loader().await;
         }
     };
-    if let Some(found) = cache.lookup::<T>(&key).await {
-        return Ok(Some(found));
-    }
     let load = || async {
         match loader().await {
             Ok(Some(found)) => Ok(found),
@@ -294,7 +277,7 @@ where
             Err(error) => Err(Missing::Failed(error)),
         }
     };
-    match cache.load_ok(&key, T::TTL, |_| true, load).await {
+    match cache.try_get_or_set(&key, load, T::TTL).await {
         Ok(found) => Ok(Some(found)),
         Err(Missing::NotFound) => Ok(None),
         Err(Missing::Failed(error)) => Err(error),

@@ -139,15 +139,9 @@ where
     E: Send + 'a,
 {
     async fn run(self) -> Result<T, E> {
-        let cache = match &self.cache {
-            None => registry::cache(),
-            Some(name) => match registry::get_cache(name) {
-                Ok(cache) => cache,
-                Err(error) => {
-                    tracing::warn!(target: LOG_TARGET, %error, "the query runs uncached");
-                    return self.future.await;
-                }
-            },
+        let name = self.cache.as_deref().unwrap_or(registry::DEFAULT_CACHE);
+        let Some(cache) = registry::cache_for(name, "query") else {
+            return self.future.await;
         };
         let key = match self.key {
             Ok(key) => key,

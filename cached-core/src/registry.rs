@@ -71,6 +71,21 @@ pub fn get_cache(name: &str) -> Result<Cache> {
     with_registry(|registry| lookup(registry, name))
 }
 
+/// The cache named `name` for work that runs uncached without it (a query, an entity):
+/// `None` when it is not configured, logged at `warn` as `what` running uncached.
+pub(crate) fn cache_for(name: &str, what: &str) -> Option<Cache> {
+    if name == DEFAULT_CACHE {
+        return Some(cache());
+    }
+    match get_cache(name) {
+        Ok(cache) => Some(cache),
+        Err(error) => {
+            tracing::warn!(target: crate::LOG_TARGET, %error, "the {what} runs uncached");
+            None
+        }
+    }
+}
+
 fn lookup(registry: &Registry, name: &str) -> Result<Cache> {
     registry.caches.get(name).cloned().ok_or_else(|| {
         let mut known: Vec<String> = registry.caches.keys().cloned().collect();

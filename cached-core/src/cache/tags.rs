@@ -42,7 +42,14 @@ impl TagIndex {
         let until = Instant::now().checked_add(ttl);
         let mut index = self.inner.lock();
         for tag in tags {
-            let members = index.tags.entry(tag.as_str().into()).or_default();
+            // Looked up before inserting, so that joining a known tag allocates nothing.
+            if !index.tags.contains_key(tag.as_str()) {
+                index.tags.insert(tag.as_str().into(), HashMap::new());
+            }
+            let members = index
+                .tags
+                .get_mut(tag.as_str())
+                .expect("inserted above when missing");
             let added = match members.get_mut(key) {
                 Some(held) => {
                     *held = later(*held, until);
