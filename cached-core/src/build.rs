@@ -113,6 +113,14 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<Cache, Vec<Confi
                 );
                 None
             }
+            Some(_) if config.near.is_some() => {
+                problem(
+                    "near",
+                    "a near cache is kept coherent by Redis' client tracking; only redis caches take one"
+                        .to_owned(),
+                );
+                None
+            }
             Some(factory) => match (factory(config), config.value_format()) {
                 (Ok(backend), Ok(format)) => Some(Store::Custom(CustomStore {
                     backend,

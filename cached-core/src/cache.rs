@@ -487,7 +487,9 @@ impl Cache {
 
     /// This cache's counters.
     pub fn stats(&self) -> CacheStats {
-        self.inner.stats.snapshot()
+        let mut stats = self.inner.stats.snapshot();
+        stats.near_hits = self.inner.store.near_hits();
+        stats
     }
 
     /// How many entries the cache holds, on backends that can tell without a scan (memory;
@@ -527,14 +529,17 @@ impl Cache {
     }
 
     /// A lookup answered without awaiting, counted and logged as [`Cache::lookup`]; `None`
-    /// when the store cannot answer at once (it is not in memory).
+    /// when the store cannot answer at once (it is not in memory, nor in a near cache).
     #[inline]
     pub(crate) fn lookup_now<T>(&self, key: &str) -> Option<Option<T>>
     where
         T: DeserializeOwned + Clone + 'static,
     {
-        let store = self.memory()?;
-        let value = self.decoded(key, crate::store::memory_get(store, key));
+        let lookup = self.inner.store.get_now(key)?;
+        if self.memory().is_none() && self.unconfirmed(key) {
+            return None;
+        }
+        let value = self.decoded(key, lookup);
         self.count_lookup(key, value.is_some());
         Some(value)
     }

@@ -83,6 +83,8 @@ pub struct CacheConfig {
     pub encryption: Option<KeySource>,
     /// Authenticates stored values (keyed blake3) with these keys, leaving them readable.
     pub integrity: Option<KeySource>,
+    /// Redis: an in-process copy of what the cache reads, invalidated by the server.
+    pub near: Option<NearConfig>,
     /// Every other field, for custom backends.
     pub options: Map<String, Value>,
 }
@@ -90,6 +92,39 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self::memory()
+    }
+}
+
+/// A near cache in front of a Redis cache: a bounded in-process copy of the values it reads,
+/// which the server invalidates (see [`CacheConfig::redis`], "Near cache").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NearConfig {
+    /// The most copies held (evicted as a memory cache evicts).
+    pub max_size: usize,
+    /// The longest a copy lives; `None`: as long as its key lives in Redis.
+    pub ttl: Option<Duration>,
+}
+
+impl NearConfig {
+    /// A near cache of at most `max_size` copies.
+    pub fn new(max_size: usize) -> Self {
+        Self {
+            max_size,
+            ttl: None,
+        }
+    }
+
+    /// Bounds how long a copy lives, whatever its key's expiry in Redis.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+impl From<usize> for NearConfig {
+    fn from(max_size: usize) -> Self {
+        Self::new(max_size)
     }
 }
 
@@ -118,6 +153,7 @@ impl CacheConfig {
             compress_above: None,
             encryption: None,
             integrity: None,
+            near: None,
             options: Map::new(),
         }
     }
@@ -324,6 +360,23 @@ impl CacheConfig {
         self
     }
 
+    /// Keeps a near cache in front of this Redis cache: `10_000` for up to 10,000 copies,
+    /// or a [`NearConfig`] that also bounds how long a copy lives.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cached_core::{CacheConfig, NearConfig};
+    ///
+    /// let plain = CacheConfig::redis("redis://127.0.0.1:6379/0").with_near(10_000);
+    /// let bounded = CacheConfig::redis("redis://127.0.0.1:6379/0")
+    ///     .with_near(NearConfig::new(10_000).with_ttl(Duration::from_secs(30)));
+    /// # let _ = (plain, bounded);
+    /// ```
+    pub fn with_near(mut self, near: impl Into<NearConfig>) -> Self {
+        self.near = Some(near.into());
+        self
+    }
+
     /// Sets a custom option.
     pub fn with_option(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.options.insert(name.to_owned(), value.into());
@@ -467,6 +520,17 @@ impl CacheSettings {
                     }
                     "encryption" => key_source(&value).map(|k| config.encryption = Some(k)),
                     "integrity" => key_source(&value).map(|k| config.integrity = Some(k)),
+                    "near" => match near(&value) {
+                        Ok(near) => {
+                            config.near = Some(near);
+                            Ok(())
+                        }
+                        Err((inner, message)) => {
+                            let field = format!("near.{inner}");
+                            problems.push(ConfigProblem::new(&name, Some(&field), message));
+                            Ok(())
+                        }
+                    },
                     _ => {
                         config.options.insert(field.clone(), value);
                         Ok(())
@@ -542,6 +606,26 @@ fn key_source(value: &Value) -> Result<KeySource, String> {
     }
     let current = current.ok_or_else(|| format!("key_env is missing; {SHAPE}"))?;
     Ok(KeySource::Env { current, previous })
+}
+
+/// A near cache: `{ max_size = 10000, ttl = "30s" }` (`ttl` optional); an error names the
+/// field within the table.
+fn near(value: &Value) -> Result<NearConfig, (String, String)> {
+    const SHAPE: &str = "expected a table such as { max_size = 10000, ttl = \"30s\" }";
+    let Value::Object(fields) = value else {
+        return Err(("max_size".into(), format!("{SHAPE}, found {}", kind(value))));
+    };
+    let mut max_size = None;
+    let mut ttl = None;
+    for (field, value) in fields {
+        match field.as_str() {
+            "max_size" => max_size = Some(positive(value).map_err(|e| (field.clone(), e))?),
+            "ttl" => ttl = Some(duration(value).map_err(|e| (field.clone(), e))?),
+            _ => return Err((field.clone(), format!("unknown field; {SHAPE}"))),
+        }
+    }
+    let max_size = max_size.ok_or_else(|| ("max_size".into(), format!("is missing; {SHAPE}")))?;
+    Ok(NearConfig { max_size, ttl })
 }
 
 fn positive(value: &Value) -> Result<usize, String> {

@@ -118,6 +118,7 @@ pub use cache::Cache;
 pub use cached_macros::{CachedEntity, cache_key, cached, invalidates};
 pub use config::{
     CacheConfig, CacheSettings, ConfigError, ConfigProblem, DEFAULT_TTL, InvalidField, KeySource,
+    NearConfig,
 };
 pub use entity::CachedEntity;
 pub use error::{BackendError, Error, Result};

@@ -29,6 +29,9 @@ pub struct CacheStats {
     pub refreshes: u64,
     /// Failed loads answered with an older value (`stale_if_error`).
     pub stale_on_error: u64,
+    /// Hits a Redis cache's near cache answered in the process, without a round trip
+    /// (counted in `hits` too).
+    pub near_hits: u64,
 }
 
 impl CacheStats {
@@ -69,6 +72,7 @@ impl Stats {
             stale_hits: self.stale_hits.get(),
             refreshes: self.refreshes.get(),
             stale_on_error: self.stale_on_error.get(),
+            near_hits: 0,
         }
     }
 }

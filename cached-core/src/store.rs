@@ -23,7 +23,6 @@ use crate::ttl::Ttl;
 
 pub(crate) use crate::outcome::{Aged, Claim, Evicted, Filled, Lease, Lookup, StoreError};
 pub(crate) use custom::CustomStore;
-pub(crate) use memory::get as memory_get;
 
 /// The store behind one cache.
 #[allow(
@@ -40,7 +39,7 @@ pub(crate) enum Store {
 impl Store {
     pub(crate) async fn get<T>(&self, key: &str) -> Result<Lookup<T>, BackendError>
     where
-        T: DeserializeOwned + Clone + 'static,
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
         match self {
             Store::Memory(store) => Ok(memory::get(store, key)),
@@ -238,6 +237,30 @@ impl Store {
             Store::Memory(_) | Store::Custom(_) => false,
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.refuses(),
+        }
+    }
+
+    /// A read answered without awaiting: the in-process store's answer, or a Redis near
+    /// cache's copy; `None` when the store must be awaited.
+    #[inline]
+    pub(crate) fn get_now<T>(&self, key: &str) -> Option<Lookup<T>>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        match self {
+            Store::Memory(store) => Some(memory::get(store, key)),
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.near_hit(key).map(Lookup::Hit),
+            Store::Custom(_) => None,
+        }
+    }
+
+    /// Hits answered by a near cache (Redis only).
+    pub(crate) fn near_hits(&self) -> u64 {
+        match self {
+            #[cfg(feature = "redis")]
+            Store::Redis(redis) => redis.near_hits(),
+            Store::Memory(_) | Store::Custom(_) => 0,
         }
     }
 

@@ -15,12 +15,15 @@ mod cluster;
 mod connection;
 mod failure;
 mod lease;
+mod near;
 mod refresh;
 mod scripts;
 mod settings;
 mod tags;
+mod tracked;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{Value, cmd};
@@ -38,6 +41,7 @@ use call::Via;
 use circuits::Circuits;
 use connection::Connections;
 use failure::{Failure, not_an_integer, overflowed};
+use near::Near;
 
 pub(crate) use settings::build;
 
@@ -86,6 +90,8 @@ impl Slot {
 pub(crate) struct RedisStore {
     cache: String,
     prefix: String,
+    /// The in-process copies of what this cache reads (see `redis/near.rs`).
+    near: Option<Arc<Near>>,
     connections: Connections,
     circuits: Circuits,
     response_timeout: Duration,
@@ -98,10 +104,45 @@ impl RedisStore {
         key::prefixed(&self.prefix, key)
     }
 
-    /// The value at `key`. A lease (a load in flight) is a miss; a key holding another
-    /// Redis type (a list, a hash: written by another program) is undecodable, like a
-    /// corrupt value, rather than an error.
-    pub(crate) async fn get<T: DeserializeOwned>(
+    /// The value at `key`: the near cache's copy when it has one, else read from Redis (and,
+    /// with a near cache, kept there). A lease (a load in flight) is a miss; a key holding
+    /// another Redis type (a list, a hash: written by another program) is undecodable, like
+    /// a corrupt value, rather than an error.
+    pub(crate) async fn get<T>(&self, key: &str) -> Result<Lookup<T>, BackendError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        if let Some(near) = &self.near {
+            if let Some(value) = near.hit::<T>(key) {
+                return Ok(Lookup::Hit(value));
+            }
+            if let Some(lookup) = self.get_tracked(near, key).await? {
+                return Ok(lookup);
+            }
+        }
+        self.get_untracked(key).await
+    }
+
+    /// The near cache's copy of `key`, read as `T`, without awaiting.
+    #[inline]
+    pub(crate) fn near_hit<T: Clone + 'static>(&self, key: &str) -> Option<T> {
+        self.near.as_ref()?.hit(key)
+    }
+
+    /// Hits the near cache answered.
+    pub(crate) fn near_hits(&self) -> u64 {
+        self.near.as_ref().map_or(0, |near| near.hits())
+    }
+
+    /// Drops the near cache's copy of `key`, after a write of it here: the server's push
+    /// would drop it too, but not before the write returns.
+    fn forget(&self, key: &str) {
+        if let Some(near) = &self.near {
+            near.invalidate(key);
+        }
+    }
+
+    async fn get_untracked<T: DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Lookup<T>, BackendError> {
@@ -159,18 +200,19 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let bytes = self.encode(key, value)?;
-        let key = self.key(key);
-        self.query::<Value>(
-            Via::Key(&key),
-            cmd("SET")
-                .arg(&*key)
-                .arg(bytes)
-                .arg("PX")
-                .arg(ttl_millis(ttl)),
-        )
-        .await
-        .map(drop)
-        .map_err(StoreError::Backend)
+        let full = self.key(key);
+        let written = self
+            .query::<Value>(
+                Via::Key(&full),
+                cmd("SET")
+                    .arg(&*full)
+                    .arg(bytes)
+                    .arg("PX")
+                    .arg(ttl_millis(ttl)),
+            )
+            .await;
+        self.forget(key);
+        written.map(drop).map_err(StoreError::Backend)
     }
 
     /// Stores `value` at `key` for `ttl` if the key is absent or only leased.
@@ -202,18 +244,22 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<bool, BackendError> {
         let ttl = ttl_millis(ttl);
-        self.script::<i64>(&scripts::SET_NX, key, |invocation| {
-            invocation.arg(bytes).arg(ttl);
-        })
-        .await
-        .map(|stored| stored == 1)
+        let stored = self
+            .script::<i64>(&scripts::SET_NX, key, |invocation| {
+                invocation.arg(bytes).arg(ttl);
+            })
+            .await;
+        self.forget(key);
+        stored.map(|stored| stored == 1)
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, BackendError> {
-        let key = self.key(key);
-        self.query::<u64>(Via::Key(&key), cmd("UNLINK").arg(&*key))
-            .await
-            .map(|removed| removed > 0)
+        let full = self.key(key);
+        let removed = self
+            .query::<u64>(Via::Key(&full), cmd("UNLINK").arg(&*full))
+            .await;
+        self.forget(key);
+        removed.map(|removed| removed > 0)
     }
 
     /// One `UNLINK` for every key; on a cluster, one per hash slot (a command's keys must
@@ -236,6 +282,11 @@ impl RedisStore {
                 unlink.arg(*key);
             }
             let result = self.query::<usize>(slot.via(), &unlink).await;
+            if let Some(near) = &self.near {
+                for key in &group {
+                    near.invalidate_full(key);
+                }
+            }
             partial.add(result, || self.circuits.for_slot(slot.0).node.clone())?;
         }
         partial.finish()
@@ -275,13 +326,16 @@ impl RedisStore {
         internal: Internal,
     ) -> Result<usize, BackendError> {
         let unprefixed = glob::Pattern::new(pattern);
-        let pattern = key::prefixed_pattern(&self.prefix, pattern);
+        let prefixed = key::prefixed_pattern(&self.prefix, pattern);
         let mut partial = Partial::default();
         for (node, slot) in self.primaries() {
             let result = self
-                .unlink_matching(slot, &pattern, &unprefixed, internal)
+                .unlink_matching(slot, &prefixed, &unprefixed, internal)
                 .await;
             partial.add(result, || node)?;
+        }
+        if let Some(near) = &self.near {
+            near.invalidate_matching(pattern);
         }
         partial.finish()
     }
@@ -299,6 +353,9 @@ impl RedisStore {
                 .query::<Value>(via(slot), cmd("FLUSHDB").arg("ASYNC"))
                 .await;
             partial.add(result.map(|_| 0), || node)?;
+        }
+        if let Some(near) = &self.near {
+            near.reset();
         }
         partial.finish().map(drop)
     }
@@ -352,6 +409,7 @@ impl RedisStore {
             }
             other => other,
         };
+        self.forget(key);
         result.map_err(|failure| match failure {
             Failure::Redis(error) if not_an_integer(&error) || overflowed(&error) => {
                 BackendError::NotAnInteger
@@ -371,11 +429,13 @@ impl RedisStore {
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> Result<bool, BackendError> {
-        self.script::<i64>(&scripts::DELETE_IF_EQUALS, key, |invocation| {
-            invocation.arg(expected);
-        })
-        .await
-        .map(|deleted| deleted == 1)
+        let deleted = self
+            .script::<i64>(&scripts::DELETE_IF_EQUALS, key, |invocation| {
+                invocation.arg(expected);
+            })
+            .await;
+        self.forget(key);
+        deleted.map(|deleted| deleted == 1)
     }
 
     /// Stores a load's `value` while `key` holds its lease `marker` (see `lease.rs`).
@@ -388,12 +448,13 @@ impl RedisStore {
     ) -> Result<Filled, StoreError> {
         let bytes = self.encode(key, value)?;
         let ttl = ttl_millis(ttl);
-        let stored: i64 = self
-            .script(&scripts::FILL, key, |invocation| {
+        let stored = self
+            .script::<i64>(&scripts::FILL, key, |invocation| {
                 invocation.arg(marker).arg(&bytes).arg(ttl);
             })
-            .await?;
-        Ok(if stored == 1 {
+            .await;
+        self.forget(key);
+        Ok(if stored? == 1 {
             Filled::Stored
         } else {
             Filled::Lost

@@ -38,6 +38,13 @@ pub(crate) fn build(config: &CacheConfig) -> Result<ValueStore, Vec<Problem>> {
             ));
         }
     }
+    if config.near.is_some() {
+        problems.push((
+            "near".to_owned(),
+            "a memory cache is in the process already; only redis caches take a near cache"
+                .to_owned(),
+        ));
+    }
     for field in config.options.keys() {
         problems.push((
             field.clone(),

@@ -116,6 +116,10 @@ impl RedisStore {
                 Ok(value)
             }
             Err(error) if unreachable(&error) => {
+                // The connection may have missed invalidations: the near copies go.
+                if let Some(near) = &self.near {
+                    near.reset();
+                }
                 match permit.failed(error.is_timeout()) {
                     Tripped::Opened => {
                         tracing::error!(target: LOG_TARGET, cache = %self.cache, %node, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");

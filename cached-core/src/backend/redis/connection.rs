@@ -13,6 +13,11 @@
 //! it. So every connection carries a liveness token held by a task on its runtime: when the
 //! runtime drops the task, the token goes, and the next call builds a fresh connection on
 //! the caller's runtime instead of failing on the dead one.
+//!
+//! A cache with a near cache speaks RESP3 on its connections, which deliver the server's
+//! invalidation pushes (and redis-rs' notice of a lost connection) to the near cache, and
+//! empties it whenever a connection is replaced: a new connection tracks none of the keys
+//! the old one did.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -20,9 +25,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use parking_lot::{Mutex, RwLock};
-use redis::Client;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, ProtocolVersion, PushInfo};
 
+use super::near::Near;
 use crate::error::BackendError;
 
 /// A handle on a live connection, cheap to clone (a reference count).
@@ -71,17 +77,28 @@ pub(crate) struct Connection {
     timeouts: Timeouts,
     live: ArcSwapOption<Live>,
     creating: Mutex<()>,
+    near: Option<Arc<Near>>,
 }
 
 impl Connection {
-    /// Prepares the connection; nothing is contacted until the first call.
-    pub(crate) fn new(client: Client, timeouts: Timeouts) -> Self {
-        Self {
+    /// Prepares the connection; nothing is contacted until the first call. With a near
+    /// cache, the connection speaks RESP3 and hands its pushes to it.
+    pub(crate) fn new(
+        client: Client,
+        timeouts: Timeouts,
+        near: Option<Arc<Near>>,
+    ) -> Result<Self, BackendError> {
+        let client = match near {
+            Some(_) => resp3(&client)?,
+            None => client,
+        };
+        Ok(Self {
             client,
             timeouts,
             live: ArcSwapOption::empty(),
             creating: Mutex::new(()),
-        }
+            near,
+        })
     }
 
     /// A handle on the live connection, created (or replaced) on the current runtime when
@@ -136,18 +153,40 @@ impl Connection {
             runtime: alive,
             keeper,
         });
-        self.live.store(Some(live));
+        let replaced = self.live.swap(Some(live));
+        if let (Some(near), Some(_)) = (&self.near, replaced) {
+            near.reset();
+        }
         Ok(conn)
     }
 
     /// One connection attempt per call, bounded by the connect timeout: the circuit breaker,
     /// not a retry loop, decides when to try again.
     fn config(&self) -> ConnectionManagerConfig {
-        ConnectionManagerConfig::new()
+        let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect))
             .set_response_timeout(Some(self.timeouts.response))
-            .set_number_of_retries(0)
+            .set_number_of_retries(0);
+        match &self.near {
+            Some(near) => {
+                let near = Arc::downgrade(near);
+                config.set_push_sender(move |push: PushInfo| {
+                    near.upgrade().map(|near| near.push(push)).ok_or(())
+                })
+            }
+            None => config,
+        }
     }
+}
+
+/// `client` speaking RESP3, the protocol that carries invalidation pushes.
+fn resp3(client: &Client) -> Result<Client, BackendError> {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    Client::open(info.set_redis_settings(settings)).map_err(BackendError::new)
 }
 
 /// The connections of one cache: to its server, or to each node of its cluster.
@@ -161,20 +200,27 @@ pub(crate) enum Connections {
 pub(crate) struct NodeConnections {
     seeds: Vec<url::Url>,
     timeouts: Timeouts,
+    near: Option<Arc<Near>>,
     nodes: RwLock<HashMap<String, Arc<Connection>>>,
 }
 
 impl Connections {
-    /// The connections to `target`; nothing is contacted until the first call.
-    pub(crate) fn new(target: Target, timeouts: Timeouts) -> Self {
-        match target {
-            Target::Single(client) => Connections::Server(Connection::new(client, timeouts)),
+    /// The connections to `target`, delivering pushes to `near`; nothing is contacted
+    /// until the first call.
+    pub(crate) fn new(
+        target: Target,
+        timeouts: Timeouts,
+        near: Option<Arc<Near>>,
+    ) -> Result<Self, BackendError> {
+        Ok(match target {
+            Target::Single(client) => Connections::Server(Connection::new(client, timeouts, near)?),
             Target::Cluster(seeds) => Connections::Cluster(NodeConnections {
                 seeds,
                 timeouts,
+                near,
                 nodes: RwLock::new(HashMap::new()),
             }),
-        }
+        })
     }
 }
 
@@ -203,7 +249,7 @@ impl NodeConnections {
         url.set_port(Some(port))
             .map_err(|()| BackendError::new("the node's URL takes no port"))?;
         let client = Client::open(url.as_str()).map_err(BackendError::new)?;
-        let connection = Arc::new(Connection::new(client, self.timeouts));
+        let connection = Arc::new(Connection::new(client, self.timeouts, self.near.clone())?);
         Ok(Arc::clone(
             self.nodes
                 .write()

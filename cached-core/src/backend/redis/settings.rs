@@ -6,7 +6,10 @@ use std::time::Duration;
 use redis::IntoConnectionInfo;
 
 use super::circuits::Circuits;
+use std::sync::Arc;
+
 use super::connection::{Connections, Target, Timeouts};
+use super::near::{Near, NearSettings};
 use super::{Leases, RedisStore};
 use crate::config::CacheConfig;
 
@@ -28,7 +31,7 @@ pub(crate) const DEFAULT_LEASE_WAIT: Duration = Duration::from_millis(250);
 
 const ACCEPTED: &str = "redis caches accept backend, url, nodes, ttl, key_prefix, \
      connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl, \
-     lease_wait, codec, compress_above, encryption and integrity";
+     lease_wait, codec, compress_above, encryption, integrity and near";
 
 /// A problem with one field: its name and what is wrong.
 pub(crate) type Problem = (String, String);
@@ -130,11 +133,36 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
         (Some(Target::Cluster(_)), _) => Circuits::cluster(threshold, cooldown),
         (_, url) => Circuits::server(threshold, cooldown, server_name(url.as_deref())),
     };
-    match (target, format) {
-        (Some(target), Some(format)) if problems.is_empty() => Ok(RedisStore {
+    let prefix = config.key_prefix.clone().unwrap_or_default();
+    let near = config.near.map(|near| {
+        Arc::new(Near::new(
+            NearSettings {
+                max_size: near.max_size,
+                ttl: near.ttl,
+            },
+            &prefix,
+        ))
+    });
+    if config.near.is_some_and(|near| near.max_size == 0) {
+        problem("near.max_size", "must be greater than zero".to_owned());
+    }
+    if config
+        .near
+        .is_some_and(|near| near.ttl.is_some_and(|ttl| ttl.is_zero()))
+    {
+        problem("near.ttl", "must be greater than zero".to_owned());
+    }
+    let connections = target.map(|target| Connections::new(target, timeouts, near.clone()));
+    match (connections, format) {
+        (Some(Err(error)), _) => {
+            problem("url", error.to_string());
+            Err(problems)
+        }
+        (Some(Ok(connections)), Some(format)) if problems.is_empty() => Ok(RedisStore {
             cache: name.to_owned(),
-            prefix: config.key_prefix.clone().unwrap_or_default(),
-            connections: Connections::new(target, timeouts),
+            prefix,
+            near,
+            connections,
             circuits,
             response_timeout: timeouts.response,
             leases: Leases {

@@ -1,0 +1,79 @@
+//! The read that fills a near cache: `CLIENT TRACKING ON`, `GET` and `PTTL` in one pipeline,
+//! so that the connection that answers tracks the key (whichever connection that is), and
+//! the copy lives no longer than the key (see `near.rs`).
+//!
+//! Tracking is `NOLOOP`: the server does not tell a connection of its own writes, which the
+//! store drops from the near cache itself as each write returns (sooner than a push, which
+//! Redis sends after the write's reply and which would refuse the next read's value).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::RedisStore;
+use super::call::Via;
+use super::failure::{Failure, unreachable};
+use super::lease;
+use super::near::Near;
+use crate::error::BackendError;
+use crate::outcome::Lookup;
+
+impl RedisStore {
+    /// The value at `key` read on a tracking connection and kept in `near` when nothing
+    /// invalidated the key meanwhile. `None` when Redis answered with an error (a moved
+    /// slot, a key of another type): the plain read then answers, and nothing is kept.
+    pub(super) async fn get_tracked<T>(
+        &self,
+        near: &Near,
+        key: &str,
+    ) -> Result<Option<Lookup<T>>, BackendError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        // Before the read is sent: an invalidation that arrives after it refuses the value.
+        let ticket = near.ticket(key);
+        let full = self.key(key);
+        let full: &str = &full;
+        let reply = self
+            .call(Via::Key(full), |mut conn| async move {
+                redis::pipe()
+                    .cmd("CLIENT")
+                    .arg("TRACKING")
+                    .arg("ON")
+                    .arg("NOLOOP")
+                    .ignore()
+                    .cmd("GET")
+                    .arg(full)
+                    .cmd("PTTL")
+                    .arg(full)
+                    .query_async::<(Option<Vec<u8>>, i64)>(&mut conn)
+                    .await
+            })
+            .await;
+        let (bytes, pttl) = match reply {
+            Ok(reply) => reply,
+            Err(Failure::Redis(error)) if !unreachable(&error) => return Ok(None),
+            Err(failure) => return Err(self.backend_error(failure)),
+        };
+        let Some(bytes) = bytes else {
+            return Ok(Some(Lookup::Miss));
+        };
+        if lease::is_lease(&bytes) {
+            return Ok(Some(Lookup::Miss));
+        }
+        let lookup = self.format.lookup::<T>(full.as_bytes(), Some(&bytes));
+        if let Lookup::Hit(value) = &lookup {
+            // -1: no expiry; -2: gone since the GET (not kept).
+            let left = match pttl {
+                -1 => Some(None),
+                ms => u64::try_from(ms)
+                    .ok()
+                    .map(|ms| Some(Duration::from_millis(ms))),
+            };
+            if let Some(left) = left {
+                near.keep(key, ticket, value.clone(), left);
+            }
+        }
+        Ok(Some(lookup))
+    }
+}
