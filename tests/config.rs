@@ -226,3 +226,69 @@ fn lease_settings_are_read_checked_and_only_for_redis() {
         ["cache `shared`, field `lease_ttl`: must be greater than zero, found 0"]
     );
 }
+
+#[test]
+fn near_settings_are_read_checked_and_only_for_redis() {
+    let settings = CacheSettings::from_toml(
+        r#"
+        [shared]
+        backend = "redis"
+        url = "redis://127.0.0.1:6379"
+        near = { max_size = 10000, ttl = "30s" }
+
+        [local]
+        backend = "memory"
+        near = { max_size = 10 }
+        "#,
+    )
+    .unwrap();
+    let near = settings.get("shared").unwrap().near.unwrap();
+    assert_eq!(
+        (near.max_size, near.ttl),
+        (10_000, Some(Duration::from_secs(30)))
+    );
+    assert_eq!(
+        CacheConfig::redis("redis://127.0.0.1:6379").with_near(10_000),
+        {
+            let mut expected = CacheConfig::redis("redis://127.0.0.1:6379");
+            expected.near = Some(cached_core::NearConfig::new(10_000));
+            expected
+        },
+        "with_near(N) is `near = {{ max_size = N }}`"
+    );
+    let error = configure(settings).unwrap_err();
+    assert_eq!(
+        messages(&error),
+        [
+            "cache `local`, field `near`: a memory cache is in the process already; only redis caches take a near cache"
+        ]
+    );
+
+    for (text, expected) in [
+        (
+            "near = { max_size = 0 }",
+            "cache `shared`, field `near.max_size`: must be greater than zero, found 0",
+        ),
+        (
+            "near = { ttl = \"1s\" }",
+            "cache `shared`, field `near.max_size`: is missing; expected a table such as { max_size = 10000, ttl = \"30s\" }",
+        ),
+        (
+            "near = { max_size = 10, ttl = \"soon\" }",
+            "cache `shared`, field `near.ttl`: `soon` is not a duration (expected number at 0); write e.g. 300, \"5m\" or \"1h30m\"",
+        ),
+        (
+            "near = { max_size = 10, size = 3 }",
+            "cache `shared`, field `near.size`: unknown field; expected a table such as { max_size = 10000, ttl = \"30s\" }",
+        ),
+        (
+            "near = 10000",
+            "cache `shared`, field `near`: expected a table such as { max_size = 10000, ttl = \"30s\" }, found a number",
+        ),
+    ] {
+        let document =
+            format!("[shared]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1\"\n{text}");
+        let error = CacheSettings::from_toml(&document).unwrap_err();
+        assert_eq!(messages(&error), [expected], "{text}");
+    }
+}

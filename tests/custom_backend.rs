@@ -197,3 +197,19 @@ async fn a_registered_backend_is_configured_from_toml_and_used_through_get_cache
     );
     assert!(!cache.exists("hits").await.unwrap());
 }
+
+#[test]
+fn a_custom_backend_takes_no_near_cache() {
+    register();
+    let error = cached_core::Cache::new(
+        "mine",
+        &cached_core::CacheConfig::backend("myapp-map")
+            .with_option("custom_option", "value")
+            .with_near(100),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid cache configuration: cache `mine`, field `near`: a near cache is kept coherent by Redis' client tracking; only redis caches take one"
+    );
+}

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use cached_bench::histogram::Histogram;
 use cached_core::{Cache, Freshness};
 use cached_tests::redis_server::RedisServer;
+use cached_tests::timing::median;
 
 tokio::task_local! {
     static CALLER: ();
@@ -129,11 +130,6 @@ where
         second.push(started.elapsed().as_nanos() as f64 / ops as f64);
     }
     (median(first), median(second))
-}
-
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
 
 async fn tag_costs(backend: &str, cache: &Cache, ops: usize) {

@@ -687,3 +687,46 @@ async fn a_write_in_another_os_process_reaches_the_near_cache() {
     );
     assert_eq!(read_until(&near, "gone", None).await, None);
 }
+
+static PROFILE_LOADS: AtomicU64 = AtomicU64::new(0);
+
+#[cached_core::cached(ttl = 60, cache = "near-profiles")]
+async fn profile(id: u64) -> String {
+    PROFILE_LOADS.fetch_add(1, Ordering::Relaxed);
+    format!("profile {id}")
+}
+
+#[cached_core::invalidates("profile:id={id}", cache = "near-profiles")]
+async fn rename(id: u64) {
+    let _ = id;
+}
+
+/// `#[cached]` on a Redis cache with a near cache, configured in one line: hits answered in
+/// the process (the attribute's synchronous lookup), `#[invalidates]` dropping the copy.
+/// The only test of this binary that configures the registry.
+#[tokio::test]
+async fn the_attribute_hits_the_near_cache_and_invalidates_it() {
+    let server = RedisServer::start();
+    let settings = cached_core::CacheSettings::from_toml(&format!(
+        "[near-profiles]\nbackend = \"redis\"\nurl = \"{}\"\nnear = {{ max_size = 1000 }}\n",
+        server.url()
+    ))
+    .unwrap();
+    cached_core::configure(settings).unwrap();
+    let cache = cached_core::get_cache("near-profiles").unwrap();
+    for _ in 0..5 {
+        assert_eq!(profile(7).await, "profile 7");
+    }
+    assert_eq!(PROFILE_LOADS.load(Ordering::Relaxed), 1);
+    let before = gets(&server);
+    assert_eq!(profile(7).await, "profile 7");
+    assert_eq!(gets(&server), before, "a near hit");
+    assert!(cache.stats().near_hits >= 4, "{:?}", cache.stats());
+    rename(7).await;
+    assert_eq!(profile(7).await, "profile 7");
+    assert_eq!(
+        PROFILE_LOADS.load(Ordering::Relaxed),
+        2,
+        "reloaded after #[invalidates]"
+    );
+}

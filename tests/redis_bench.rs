@@ -17,12 +17,12 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cached_bench::posts::{Post, posts};
 use cached_core::{Cache, CacheConfig, CacheSettings, cached};
 use cached_tests::redis_server::RedisServer;
+use cached_tests::timing::{concurrent, median, sequential};
 use redis::aio::ConnectionManager;
 
 const ROUNDS: usize = 301;
@@ -33,49 +33,6 @@ const MISS_ROUNDS: usize = 101;
 const MISS_OPS: usize = 100;
 const DOWN_ROUNDS: usize = 51;
 const DOWN_OPS: usize = 20_000;
-
-/// The median of `rounds` measurements of `per_op`.
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-/// Nanoseconds per call of `op`, run `ops` times in sequence.
-async fn sequential<F, Fut>(ops: usize, mut op: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let started = Instant::now();
-    for _ in 0..ops {
-        op().await;
-    }
-    started.elapsed().as_nanos() as f64 / ops as f64
-}
-
-/// Calls per second of `op`, run `ops` times split over `tasks` tasks.
-async fn concurrent<F, Fut>(tasks: usize, ops: usize, op: F) -> f64
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let started = Instant::now();
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                for _ in 0..ops / tasks {
-                    op().await;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await.unwrap();
-    }
-    (ops / tasks * tasks) as f64 / started.elapsed().as_secs_f64()
-}
 
 /// The function the attribute caches: it builds the value a hit returns.
 #[cached(cache = "bench", key = "posts", ttl = 3600)]

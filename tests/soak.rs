@@ -13,7 +13,8 @@
 //!
 //! `cargo test -p cached-tests --test soak` runs 60 seconds with a restart every 15. Set
 //! `SOAK_SECS`, `SOAK_TASKS`, `SOAK_KEYS`, `SOAK_RESTART_SECS`, `SOAK_WINDOW_SECS` and
-//! `SOAK_TARGET=cluster` for other runs; `BENCHMARKS.md` has the one-hour command and figures.
+//! `SOAK_TARGET=cluster` for other runs, and `SOAK_NEAR=N` to put a near cache of N copies in
+//! front of the Redis cache; `BENCHMARKS.md` has the one-hour command and figures.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -45,6 +46,8 @@ struct Settings {
     restart_every: Duration,
     window: Duration,
     cluster: bool,
+    /// The near cache's size, when the Redis cache has one.
+    near: Option<usize>,
 }
 
 impl Settings {
@@ -56,6 +59,7 @@ impl Settings {
             restart_every: Duration::from_secs(env_number("SOAK_RESTART_SECS", 15)),
             window: Duration::from_secs(env_number("SOAK_WINDOW_SECS", 5)),
             cluster: std::env::var("SOAK_TARGET").is_ok_and(|t| t == "cluster"),
+            near: std::env::var("SOAK_NEAR").ok().and_then(|n| n.parse().ok()),
         }
     }
 }
@@ -320,7 +324,13 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
     };
     configure(
         CacheSettings::new()
-            .with_cache("soak-redis", target.config())
+            .with_cache(
+                "soak-redis",
+                match settings.near {
+                    Some(near) => target.config().with_near(near),
+                    None => target.config(),
+                },
+            )
             .with_cache("soak-memory", CacheConfig::memory()),
     )
     .unwrap();
@@ -449,9 +459,10 @@ async fn mixed_load_through_redis_restarts_keeps_every_promise() {
         restart_log.len()
     );
     println!(
-        "operations: {}; Redis cache hits {}, misses {}, errors {}; memory cache hits {}, misses {}",
+        "operations: {}; Redis cache hits {} (near {}), misses {}, errors {}; memory cache hits {}, misses {}",
         tally.ops.load(Ordering::Relaxed),
         stats.hits,
+        stats.near_hits,
         stats.misses,
         stats.errors,
         caches[1].stats().hits,

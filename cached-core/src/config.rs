@@ -259,6 +259,36 @@ impl CacheConfig {
     ///   lease as an absent key; `delete` and `delete_pattern` count it among the keys they
     ///   remove. A load slower than `lease_ttl` does not store its value.
     ///
+    /// # Near cache
+    ///
+    /// [`with_near`](CacheConfig::with_near) (`near = { max_size = N, ttl = ".." }`) keeps a
+    /// bounded in-process copy of the values the cache reads, typed, so that a near hit is a
+    /// memory hit: a clone, no decoding, no round trip. Counted in
+    /// [`CacheStats::near_hits`](crate::CacheStats::near_hits) (and in `hits`).
+    ///
+    /// - **Coherence.** The connections speak RESP3 and every read that fills the near cache
+    ///   turns client tracking on (`CLIENT TRACKING ON NOLOOP`, pipelined with its `GET` and
+    ///   `PTTL`), so the server pushes an invalidation when any client changes, deletes,
+    ///   expires or flushes the key: another process, another cache, `redis-cli`, a Lua
+    ///   script. The copy is dropped when that push arrives: one network hop after the write,
+    ///   well under a millisecond on loopback (`BENCHMARKS.md`). Until then another process
+    ///   may still be served the copy; this is the near cache's one window of staleness.
+    /// - **Own writes.** `set`, `set_nx`, `incr`, `delete`, `delete_many`, `delete_pattern`,
+    ///   `clear`, `delete_tags`, locks and loads drop the copies they touch before they
+    ///   return. A read racing any invalidation never keeps the value it read: each read
+    ///   notes the key's invalidation count before it is sent and keeps its value only if
+    ///   the count has not moved.
+    /// - **Lost connections.** A connection that closes, is replaced, times out or finds the
+    ///   server unreachable may have missed invalidations: the near cache is emptied (all of
+    ///   it, on a cluster too) before the next read, which goes to Redis, and the circuit
+    ///   breaker's fail-open rules apply as without a near cache.
+    /// - **Lifetime.** A copy lives no longer than its key's remaining TTL in Redis, nor than
+    ///   the near `ttl` when one is set; past `max_size` copies are evicted as a memory cache
+    ///   evicts. Reads with [`Freshness`](crate::Freshness) (`stale`, `early_refresh`) read
+    ///   Redis, since their refresh compares the stored bytes.
+    /// - **Cluster.** Tracking is on every primary's own connection, so a near cache works on
+    ///   Redis Cluster as on one server.
+    ///
     /// # Locks
     ///
     /// [`Cache::lock`](crate::Cache::lock) sets the lock's key with `SET NX PX` to a token
@@ -526,7 +556,10 @@ impl CacheSettings {
                             Ok(())
                         }
                         Err((inner, message)) => {
-                            let field = format!("near.{inner}");
+                            let field = match inner.as_str() {
+                                "" => "near".to_owned(),
+                                inner => format!("near.{inner}"),
+                            };
                             problems.push(ConfigProblem::new(&name, Some(&field), message));
                             Ok(())
                         }
@@ -613,7 +646,7 @@ fn key_source(value: &Value) -> Result<KeySource, String> {
 fn near(value: &Value) -> Result<NearConfig, (String, String)> {
     const SHAPE: &str = "expected a table such as { max_size = 10000, ttl = \"30s\" }";
     let Value::Object(fields) = value else {
-        return Err(("max_size".into(), format!("{SHAPE}, found {}", kind(value))));
+        return Err((String::new(), format!("{SHAPE}, found {}", kind(value))));
     };
     let mut max_size = None;
     let mut ttl = None;

@@ -6,6 +6,7 @@ pub mod logs;
 pub mod map_backend;
 pub mod races;
 pub mod redis_server;
+pub mod timing;
 
 use std::time::Duration;
 
