@@ -535,10 +535,10 @@ impl Cache {
     where
         T: DeserializeOwned + Clone + 'static,
     {
-        let lookup = self.inner.store.get_now(key)?;
         if self.memory().is_none() && self.unconfirmed(key) {
             return None;
         }
+        let lookup = self.inner.store.get_now(key)?;
         let value = self.decoded(key, lookup);
         self.count_lookup(key, value.is_some());
         Some(value)
