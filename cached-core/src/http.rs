@@ -82,14 +82,20 @@
 //! The cache never fails a request: a backend error on read is a miss and on write is
 //! skipped, both logged at `warn` and counted in the cache's statistics.
 
+mod admit;
 mod body;
+mod conditional;
+mod directives;
 mod entry;
+mod freshness;
 mod invalidate;
 mod key;
 mod layer;
 mod lookup;
 mod policy;
+mod revalidate;
 mod service;
+mod settings;
 mod template;
 mod wire;
 
@@ -99,6 +105,7 @@ pub use body::ResponseBody;
 pub use invalidate::{invalidate, invalidate_path};
 pub use layer::CacheResponseLayer;
 pub use service::CacheResponse;
+pub use settings::Mode;
 pub use template::{KeyTemplate, KeyTemplateError};
 
 /// The header that tells whether a response came from the cache (`HIT`) or from the inner
