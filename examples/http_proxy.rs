@@ -4,6 +4,11 @@
 //! ```sh
 //! cargo run -p cached-examples --example http_proxy -- http://127.0.0.1:8000 127.0.0.1:8080
 //! ```
+//!
+//! A third argument, `application`, runs the layer in application mode instead (a 60 s
+//! `ttl`, as in the README), to compare the two modes.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -84,6 +89,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "http://127.0.0.1:8000".into());
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let layer = CacheResponseLayer::new(cached_core::cache());
+    let layer = match args.next().as_deref() {
+        Some("application") => layer.ttl(Duration::from_secs(60)),
+        _ => layer.mode(Mode::SharedCache),
+    };
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -94,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .fallback(forward)
         .with_state(origin)
-        .layer(CacheResponseLayer::new(cached_core::cache()).mode(Mode::SharedCache));
+        .layer(layer);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("caching {base} on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;

@@ -49,10 +49,15 @@ pub(crate) async fn find(
     }
 }
 
-/// The response in `entry`, if `headers` select it and it is fresh: what a load may take
-/// from a second look instead of calling the inner service.
-pub(crate) fn fresh(entry: Entry, headers: &HeaderMap) -> Option<Arc<StoredResponse>> {
-    selected(entry, headers).filter(|r| r.standing(now_millis(), None) == Standing::Fresh)
+/// The response in `entry`, if `headers` select it and it is fresh for a request accepting
+/// ages up to `max_age`: what a load may take from a second look instead of calling the
+/// inner service.
+pub(crate) fn fresh(
+    entry: Entry,
+    headers: &HeaderMap,
+    max_age: Option<u64>,
+) -> Option<Arc<StoredResponse>> {
+    selected(entry, headers).filter(|r| r.standing(now_millis(), max_age) == Standing::Fresh)
 }
 
 /// The response in `entry`, if it is one that `headers` select.

@@ -48,7 +48,9 @@ pub(crate) fn answer<B: Body>(
 /// Loads the response for `key` once for every concurrent request, through the cache's
 /// load path: the first one calls the inner service (asking whether `stale` changed, when
 /// it has a validator); the others get what it stored, or call the inner service themselves
-/// when nothing was stored (or the stored response varies on a header they differ in).
+/// when nothing was stored (or the stored response varies on a header they differ in). A
+/// response another load stored meanwhile is taken when it is fresh for `max_age` (the
+/// request's own `max-age`).
 pub(crate) async fn load_once<S, ReqBody, ResBody>(
     config: &Config,
     mut inner: S,
@@ -56,6 +58,7 @@ pub(crate) async fn load_once<S, ReqBody, ResBody>(
     primary: &str,
     key: &str,
     stale: Option<Arc<StoredResponse>>,
+    max_age: Option<u64>,
 ) -> Result<Response<ResponseBody<ResBody>>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -65,7 +68,7 @@ where
     let mut waiting = Some(request);
     let flown = {
         let (waiting, inner, headers) = (&mut waiting, &mut inner, &headers);
-        let accept = |entry: Entry| lookup::fresh(entry, headers).map(Shared::Stored);
+        let accept = |entry: Entry| lookup::fresh(entry, headers, max_age).map(Shared::Stored);
         config
             .cache
             .load(key, accept, None, |ticket| async move {

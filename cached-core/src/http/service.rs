@@ -147,7 +147,16 @@ where
     if head || directives.no_store {
         return pass(&mut inner, request).await;
     }
-    load_once(&config, inner, request, &primary, &key, stale).await
+    load_once(
+        &config,
+        inner,
+        request,
+        &primary,
+        &key,
+        stale,
+        directives.max_age,
+    )
+    .await
 }
 
 /// Sends an unsafe request (`POST`, `PUT`, `DELETE`, ...) on, then invalidates the entries
@@ -207,7 +216,7 @@ fn refresh_in_background<S, ReqBody, ResBody>(
             config: &config,
             key: &key,
         };
-        let refreshed = load_once(&config, inner, request, &primary, &key, Some(stale)).await;
+        let refreshed = load_once(&config, inner, request, &primary, &key, Some(stale), None).await;
         drop(refreshed);
     });
 }
