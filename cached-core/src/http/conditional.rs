@@ -120,3 +120,130 @@ pub(crate) fn with_headers(stored: &StoredResponse, headers: HeaderMap) -> Store
         freshness: stored.freshness,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::http::freshness::Freshness;
+    use crate::http::header_map as headers;
+
+    fn stored(pairs: &[(&'static str, &'static str)]) -> StoredResponse {
+        StoredResponse {
+            status: StatusCode::OK,
+            headers: headers(pairs),
+            body: Bytes::from_static(b"body"),
+            stored_at: 0,
+            varied: Vec::new(),
+            freshness: Freshness::default(),
+        }
+    }
+
+    const MODIFIED: &str = "Wed, 01 Jan 2020 00:00:00 GMT";
+
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_precedence() {
+        let entry = stored(&[("etag", "W/\"a\""), ("last-modified", MODIFIED)]);
+        let asks = |pairs| not_modified(&entry, &headers(pairs));
+        assert!(asks(&[("if-none-match", "\"a\"")]));
+        assert!(asks(&[("if-none-match", "\"x\", W/\"a\"")]));
+        assert!(asks(&[("if-none-match", "*")]));
+        assert!(!asks(&[("if-none-match", "\"b\"")]));
+        assert!(
+            !asks(&[
+                ("if-none-match", "\"b\""),
+                ("if-modified-since", "Thu, 02 Jan 2020 00:00:00 GMT")
+            ]),
+            "If-Modified-Since is ignored beside If-None-Match"
+        );
+        assert!(asks(&[("if-modified-since", MODIFIED)]));
+        assert!(!asks(&[(
+            "if-modified-since",
+            "Tue, 31 Dec 2019 23:59:59 GMT"
+        )]));
+        assert!(!asks(&[("if-modified-since", "yesterday")]));
+        assert!(!asks(&[]));
+        let mut not_ok = stored(&[("etag", "\"a\"")]);
+        not_ok.status = StatusCode::NOT_FOUND;
+        assert!(!not_modified(
+            &not_ok,
+            &headers(&[("if-none-match", "\"a\"")])
+        ));
+        let without = stored(&[]);
+        assert!(!not_modified(&without, &headers(&[("if-none-match", "*")])));
+    }
+
+    #[test]
+    fn a_304_replaces_the_headers_it_carries_but_not_the_bodys_length() {
+        let entry = stored(&[
+            ("content-length", "4"),
+            ("x-a", "old"),
+            ("x-b", "kept"),
+            ("cache-control", "max-age=1"),
+        ]);
+        let update = headers(&[
+            ("content-length", "0"),
+            ("x-a", "new"),
+            ("cache-control", "max-age=3600"),
+            ("set-cookie", "a=b"),
+            ("connection", "x-hop"),
+            ("x-hop", "1"),
+        ]);
+        let updated = freshened_headers(&entry, update);
+        assert_eq!(
+            updated,
+            headers(&[
+                ("content-length", "4"),
+                ("x-a", "new"),
+                ("x-b", "kept"),
+                ("cache-control", "max-age=3600"),
+            ])
+        );
+    }
+
+    #[test]
+    fn revalidation_asks_with_the_stored_validators_only() {
+        let entry = stored(&[("etag", "\"a\""), ("last-modified", MODIFIED)]);
+        let mut request = headers(&[
+            ("if-none-match", "\"mine\""),
+            ("if-match", "\"x\""),
+            ("if-range", "\"x\""),
+            ("accept", "text/html"),
+        ]);
+        ask_for_changes(&mut request, &entry);
+        assert_eq!(
+            request,
+            headers(&[
+                ("if-none-match", "\"a\""),
+                ("accept", "text/html"),
+                ("if-modified-since", MODIFIED),
+            ])
+        );
+    }
+
+    #[test]
+    fn generated_etags_are_strong_digests_of_the_body() {
+        let etag = etag_of(b"body");
+        assert_eq!(etag, etag_of(b"body"));
+        assert_ne!(etag, etag_of(b"bodz"));
+        let parsed: ETag = etag.to_str().unwrap().parse().unwrap();
+        assert!(!parsed.is_weak());
+    }
+
+    #[test]
+    fn a_304_from_the_cache_has_no_body_and_no_body_headers() {
+        let entry = stored(&[
+            ("etag", "\"a\""),
+            ("content-type", "text/plain"),
+            ("content-length", "4"),
+        ]);
+        let response = replay_not_modified(&entry, Source::Hit, |b| b);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert!(response.body().is_empty());
+        assert_eq!(response.headers()["etag"], "\"a\"");
+        assert!(!response.headers().contains_key(header::CONTENT_TYPE));
+        assert!(!response.headers().contains_key(header::CONTENT_LENGTH));
+        assert_eq!(response.headers()[super::super::X_CACHE], "HIT");
+    }
+}

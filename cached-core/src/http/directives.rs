@@ -202,17 +202,10 @@ fn split_directives(value: &str) -> Vec<(String, Option<String>)> {
 
 #[cfg(test)]
 mod tests {
-    use ::http::HeaderValue;
-    use headers::HeaderMapExt;
+    use ::headers::HeaderMapExt;
 
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (HeaderName::from_static(n), HeaderValue::from_static(v)))
-            .collect()
-    }
+    use crate::http::header_map as headers;
 
     #[test]
     fn directives_split_on_commas_outside_quotes() {
@@ -286,11 +279,15 @@ mod tests {
     #[test]
     fn the_typed_cache_control_of_the_headers_crate_loses_directives() {
         let map = headers(&[("cache-control", "no-store, max-age=-1")]);
-        assert!(map.typed_get::<headers::CacheControl>().is_none());
+        assert!(map.typed_get::<::headers::CacheControl>().is_none());
         assert!(response(&map).no_store);
 
         let map = headers(&[("cache-control", "No-Store")]);
-        assert!(!map.typed_get::<headers::CacheControl>().unwrap().no_store());
+        assert!(
+            !map.typed_get::<::headers::CacheControl>()
+                .unwrap()
+                .no_store()
+        );
         assert!(response(&map).no_store);
     }
 }

@@ -142,3 +142,164 @@ impl Freshness {
 fn unix_seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+#[cfg(test)]
+mod tests {
+    use ::http::HeaderValue;
+    use ::http::header::HeaderName;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::CacheConfig;
+    use crate::http::CacheResponseLayer;
+    use crate::http::directives;
+
+    const RECEIVED: u64 = 1_700_000_000_000;
+
+    fn config(mode: Mode) -> Config {
+        let cache = crate::Cache::new("f", &CacheConfig::memory()).unwrap();
+        let layer = CacheResponseLayer::new(cache)
+            .mode(mode)
+            .ttl(Duration::from_secs(600));
+        (*layer.config()).clone()
+    }
+
+    /// The HTTP date `ago` seconds before the response was received.
+    fn date(ago: u64) -> String {
+        let received = UNIX_EPOCH + Duration::from_millis(RECEIVED);
+        httpdate::fmt_http_date(received - Duration::from_secs(ago))
+    }
+
+    fn assess_at(mode: Mode, pairs: &[(&str, String)], requested_ago: u64) -> Option<Freshness> {
+        let headers: HeaderMap = pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect();
+        let exchange = Exchange {
+            requested_at: RECEIVED - requested_ago,
+            received_at: RECEIVED,
+        };
+        let directives = directives::response(&headers);
+        assess(
+            &config(mode),
+            StatusCode::OK,
+            &headers,
+            &directives,
+            exchange,
+        )
+    }
+
+    fn fresh_for(mode: Mode, pairs: &[(&str, String)]) -> Option<u64> {
+        assess_at(mode, pairs, 0).map(|f| f.fresh_for / 1000)
+    }
+
+    #[test]
+    fn expires_counts_from_date() {
+        let shared = |pairs: &[(&str, String)]| fresh_for(Mode::SharedCache, pairs);
+        assert_eq!(
+            shared(&[("date", date(3600)), ("expires", date(1800))]),
+            Some(0),
+            "expired half an hour ago by the origin's clock"
+        );
+        assert_eq!(
+            shared(&[("date", date(3600)), ("expires", date(0))]),
+            Some(0),
+            "an hour of freshness, an hour old"
+        );
+        assert_eq!(shared(&[("expires", "0".into())]), Some(0));
+        assert_eq!(
+            shared(&[
+                ("cache-control", "max-age=60".into()),
+                ("expires", "0".into())
+            ]),
+            Some(60),
+            "max-age wins over Expires"
+        );
+    }
+
+    #[test]
+    fn the_initial_age_takes_the_larger_of_date_and_age_plus_transit() {
+        let initial = |pairs: &[(&str, String)], transit| {
+            assess_at(Mode::SharedCache, pairs, transit).map(|f| f.initial_age)
+        };
+        let cc = ("cache-control", "max-age=3600".to_owned());
+        assert_eq!(
+            initial(&[cc.clone(), ("age", "100".into())], 5_000),
+            Some(105)
+        );
+        assert_eq!(initial(&[cc.clone(), ("date", date(300))], 0), Some(300));
+        assert_eq!(
+            initial(&[cc.clone(), ("date", date(300)), ("age", "10".into())], 0),
+            Some(300)
+        );
+        assert_eq!(initial(&[cc.clone(), ("age", "abc".into())], 0), Some(0));
+        assert_eq!(
+            initial(&[cc, ("age", "99999999999999999999".into())], 0),
+            Some(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn the_heuristic_is_a_tenth_of_the_time_since_last_modified_at_most_a_day() {
+        let shared = |pairs: &[(&str, String)]| fresh_for(Mode::SharedCache, pairs);
+        let days = |n: u64| n * 24 * 3600;
+        assert_eq!(shared(&[("last-modified", date(days(5)))]), Some(43_200));
+        assert_eq!(shared(&[("last-modified", date(days(30)))]), Some(86_400));
+        assert_eq!(shared(&[]), Some(0), "no Last-Modified: stale, storable");
+        assert_eq!(
+            fresh_for(Mode::Application, &[("last-modified", date(days(5)))]),
+            Some(600),
+            "the application mode uses its ttl"
+        );
+    }
+
+    #[test]
+    fn windows_to_serve_stale_and_what_forbids_them() {
+        let windows = |mode, value: &str| {
+            let f = assess_at(mode, &[("cache-control", value.to_owned())], 0).unwrap();
+            (f.stale_while_revalidate, f.stale_if_error)
+        };
+        let both = "max-age=1, stale-while-revalidate=30, stale-if-error=60";
+        assert_eq!(windows(Mode::SharedCache, both), (30, 60));
+        let must = format!("{both}, must-revalidate");
+        assert_eq!(windows(Mode::SharedCache, &must), (0, 0));
+        let proxy = format!("{both}, proxy-revalidate");
+        assert_eq!(windows(Mode::Application, &proxy), (0, 0));
+        let shared_max = format!("{both}, s-maxage=5");
+        assert_eq!(windows(Mode::SharedCache, &shared_max), (0, 0));
+        let f = assess_at(Mode::SharedCache, &[("cache-control", both.to_owned())], 0).unwrap();
+        assert_eq!(f.retention(false), Duration::from_secs(61));
+        assert_eq!(
+            f.retention(true),
+            Duration::from_secs(1) + REVALIDATION_WINDOW
+        );
+    }
+
+    proptest! {
+        /// Fresh exactly while the age it arrived with plus the time stored is below its
+        /// `max-age`, in both modes (the application mode capped at its ttl).
+        #[test]
+        fn fresh_while_younger_than_max_age(
+            max_age in 0_u64..100_000,
+            age in 0_u64..100_000,
+            stored in 0_u64..100_000,
+            shared in any::<bool>(),
+        ) {
+            let mode = if shared { Mode::SharedCache } else { Mode::Application };
+            let pairs = [
+                ("cache-control", format!("max-age={max_age}")),
+                ("age", age.to_string()),
+            ];
+            let freshness = assess_at(mode, &pairs, 0).unwrap();
+            let limit = if shared { max_age } else { max_age.min(age + 600) };
+            let fresh = stored * 1000 < freshness.fresh_for;
+            prop_assert_eq!(fresh, age + stored < limit);
+            prop_assert_eq!(freshness.initial_age, age);
+        }
+    }
+}

@@ -127,3 +127,49 @@ fn same_host_request(target: &Uri, host: Option<&str>, location: &HeaderValue) -
         .into_parts();
     Some(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(target: &str, host: Option<&str>, location: &'static str) -> Option<String> {
+        let target: Uri = target.parse().unwrap();
+        same_host_request(&target, host, &HeaderValue::from_static(location)).map(|parts| {
+            format!(
+                "{} {}",
+                parts.headers[header::HOST].to_str().unwrap(),
+                parts.uri
+            )
+        })
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request_and_stay_on_its_host() {
+        let here = Some("site.example");
+        let resolve = |location| resolve("/dir/create?x=1", here, location);
+        assert_eq!(resolve("/a?b=c").as_deref(), Some("site.example /a?b=c"));
+        assert_eq!(resolve("a").as_deref(), Some("site.example /dir/a"));
+        assert_eq!(
+            resolve("http://SITE.example/a").as_deref(),
+            Some("site.example /a")
+        );
+        assert_eq!(
+            resolve("https://site.example/a").as_deref(),
+            Some("site.example /a")
+        );
+        assert_eq!(resolve("http://other.example/a"), None);
+        assert_eq!(resolve("//other.example/a"), None);
+        assert_eq!(resolve("http://site.example:8080/a"), None, "another port");
+        assert_eq!(self::resolve("/dir/create", None, "/a"), None, "no host");
+    }
+
+    #[test]
+    fn every_method_but_the_safe_ones_is_unsafe() {
+        for safe in [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE] {
+            assert!(!is_unsafe(&safe));
+        }
+        for method in ["POST", "PUT", "PATCH", "DELETE", "M-SEARCH", "PURGE"] {
+            assert!(is_unsafe(&Method::from_bytes(method.as_bytes()).unwrap()));
+        }
+    }
+}

@@ -117,13 +117,7 @@ mod tests {
     use super::*;
     use crate::CacheConfig;
     use crate::http::CacheResponseLayer;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (HeaderName::from_static(n), v.parse().unwrap()))
-            .collect()
-    }
+    use crate::http::header_map as headers;
 
     fn config(mode: Mode) -> Config {
         let cache = crate::Cache::new(

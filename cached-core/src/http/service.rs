@@ -94,36 +94,20 @@ where
         Method::GET => false,
         Method::HEAD => true,
         ref method if invalidate::is_unsafe(method) => {
-            return unsafe_request(&config, &mut inner, request).await;
+            return Box::pin(unsafe_request(&config, &mut inner, request)).await;
         }
         _ => return Ok(inner.call(request).await?.map(ResponseBody::untouched)),
     };
     let directives = directives::request(request.headers());
     let (request, primary) = key_of(&config, request);
     let Some(primary) = primary else {
-        return pass(&mut inner, request).await;
+        return Box::pin(pass(&mut inner, request)).await;
     };
     if directives.no_cache {
         if head || directives.no_store {
-            return pass(&mut inner, request).await;
+            return Box::pin(pass(&mut inner, request)).await;
         }
-        let headers = request.headers().clone();
-        let requested_at = now_millis();
-        let response = inner.call(request).await?;
-        let exchange = Exchange {
-            requested_at,
-            received_at: now_millis(),
-        };
-        return Ok(
-            match admit(&config, &primary, &headers, response, exchange).await {
-                Admitted::Store(admission) => {
-                    let response = admission.response();
-                    admission.write(&config.cache).await;
-                    response
-                }
-                Admitted::Pass(response) => response,
-            },
-        );
+        return Box::pin(refresh(&config, &mut inner, request, &primary)).await;
     }
     let found = lookup::find(
         &config.cache,
@@ -157,6 +141,37 @@ where
         directives.max_age,
     )
     .await
+}
+
+/// Calls the inner service for a request that asked for a fresh response, and stores the
+/// response outside any load when HTTP allows.
+async fn refresh<S, ReqBody, ResBody>(
+    config: &Config,
+    inner: &mut S,
+    request: Request<ReqBody>,
+    primary: &str,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    let headers = request.headers().clone();
+    let requested_at = now_millis();
+    let response = inner.call(request).await?;
+    let exchange = Exchange {
+        requested_at,
+        received_at: now_millis(),
+    };
+    Ok(
+        match admit(config, primary, &headers, response, exchange).await {
+            Admitted::Store(admission) => {
+                let response = admission.response();
+                admission.write(&config.cache).await;
+                response
+            }
+            Admitted::Pass(response) => response,
+        },
+    )
 }
 
 /// Sends an unsafe request (`POST`, `PUT`, `DELETE`, ...) on, then invalidates the entries
