@@ -163,7 +163,9 @@ impl CacheResponseLayer {
         self
     }
 
-    /// The response statuses that are stored (default: `200 OK` only).
+    /// The response statuses that are stored in [`Mode::Application`] (default: `200 OK`
+    /// only). [`Mode::SharedCache`] stores any final status but `206` and `304` that
+    /// RFC 9111 allows.
     pub fn statuses<I>(mut self, statuses: I) -> Self
     where
         I: IntoIterator<Item = StatusCode>,
