@@ -61,7 +61,7 @@ async fn a_miss_then_hits_with_x_cache_and_age() {
 }
 
 #[tokio::test]
-async fn the_default_key_covers_path_and_sorted_query() {
+async fn the_default_key_covers_host_path_and_sorted_query() {
     let cache = memory_cache(100);
     let calls = Calls::default();
     let counter = calls.clone();
@@ -90,7 +90,8 @@ async fn the_default_key_covers_path_and_sorted_query() {
     assert_eq!(x_cache(&get("/b").await.unwrap()), "MISS");
     assert_eq!(x_cache(&get("/a").await.unwrap()), "HIT");
     assert_eq!(calls.count(), 3);
-    assert!(cache.exists("http:GET:/b:x=1&y=2").await.unwrap());
+    let key = format!("http:GET:{}:/b:x=1&y=2", server.key_host());
+    assert!(cache.exists(&key).await.unwrap());
 }
 
 #[tokio::test]
@@ -344,7 +345,8 @@ async fn response_max_age_shortens_and_zero_forbids_storing() {
     )
     .await;
     client.get(server.url("/r")).send().await.unwrap();
-    let left = cache.ttl("http:GET:/r").await.unwrap().remaining().unwrap();
+    let key = format!("http:GET:{}:/r", server.key_host());
+    let left = cache.ttl(&key).await.unwrap().remaining().unwrap();
     assert!(
         left <= Duration::from_secs(30) && left > Duration::from_secs(0),
         "{left:?}"

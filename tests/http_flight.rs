@@ -186,9 +186,10 @@ async fn entries_are_compact_json_on_a_byte_backend_and_replay_exactly() {
     }
 
     let stored = store.contents();
-    let marker = String::from_utf8(stored["http:GET:/post"].clone()).unwrap();
+    let primary = format!("http:GET:{}:/post", server.key_host());
+    let marker = String::from_utf8(stored[&primary].clone()).unwrap();
     assert_eq!(marker, r#"{"vary":["x-theme"]}"#);
-    let entry = &stored["http:GET:/post>x-theme=dark"];
+    let entry = &stored[&format!("{primary}>x-theme=dark")];
     let json: serde_json::Value = serde_json::from_slice(entry).unwrap();
     assert_eq!(
         json["response"]["body"],

@@ -40,10 +40,22 @@ async fn instances_share_entries_on_redis() {
     let second = instance(redis.cache("app:"), &calls).await;
     let client = client();
 
-    let response = client.get(first.url("/r")).send().await.unwrap();
+    // Instances behind one load balancer see the same `Host`.
+    let host = "app.example";
+    let response = client
+        .get(first.url("/r"))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(x_cache(&response), "MISS");
     assert_eq!(response.text().await.unwrap(), "call 1");
-    let response = client.get(second.url("/r")).send().await.unwrap();
+    let response = client
+        .get(second.url("/r"))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(x_cache(&response), "HIT", "stored by the other instance");
     assert_eq!(
         header(&response, "content-type"),
@@ -53,7 +65,7 @@ async fn instances_share_entries_on_redis() {
     assert_eq!(response.text().await.unwrap(), "call 1");
     assert_eq!(calls.count(), 1);
 
-    let stored = redis.cli(&["GET", "app:http:GET:/r"]);
+    let stored = redis.cli(&["GET", "app:http:GET:app.example:/r"]);
     let json: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(json["response"]["status"], 200);
     assert_eq!(

@@ -37,39 +37,74 @@
 //! # drop(app);
 //! ```
 //!
+//! # Modes
+//!
+//! [`Mode::Application`] (the default) caches an application's own routes: an entry is fresh
+//! for the route's [`ttl`](CacheResponseLayer::ttl), which the response's own freshness
+//! (`s-maxage`, `max-age`, `Expires`, less its `Age`) can only shorten. [`Mode::SharedCache`]
+//! is a cache in front of an origin, as RFC 9111 describes: freshness comes from the
+//! response alone, or from a heuristic (a tenth of the time since `Last-Modified`, at most a
+//! day) for heuristically cacheable statuses; a response with neither is stored only when it
+//! has a validator, to be revalidated.
+//!
 //! # What is cached
 //!
 //! - Only `GET` requests are stored. A `HEAD` request is answered from the entry of the same
-//!   `GET` when there is one, and otherwise passes through without storing anything; other
-//!   methods always pass through untouched.
-//! - Only responses whose status is in [`statuses`](CacheResponseLayer::statuses) (default:
-//!   `200 OK`) are stored, and never one with `Cache-Control: no-store`, `private` or
-//!   `no-cache`, with `Set-Cookie`, with `Vary: *`, or with a body larger than
-//!   [`max_body_size`](CacheResponseLayer::max_body_size).
+//!   `GET` when there is one, and otherwise passes through without storing anything.
+//! - A successful (`2xx`, `3xx`) request of an unsafe method (`POST`, `PUT`, `PATCH`,
+//!   `DELETE`, or any method but `GET`, `HEAD`, `OPTIONS` and `TRACE`) removes the entries
+//!   (every variant) of its URL, and of its response's `Location` and `Content-Location`
+//!   when they are on the same host. Other methods pass through untouched.
+//! - In [`Mode::Application`] only responses whose status is in
+//!   [`statuses`](CacheResponseLayer::statuses) (default: `200 OK`) are stored; in
+//!   [`Mode::SharedCache`] any final status but `206` and `304`. Never one with
+//!   `Cache-Control: no-store` or `private`, with `Set-Cookie`, with `Vary: *`, or with a body
+//!   larger than [`max_body_size`](CacheResponseLayer::max_body_size).
+//! - `Expires` in the past or invalid, an invalid `max-age` or `s-maxage`, and `no-cache`
+//!   (or `Pragma: no-cache` without `Cache-Control`) mean stale on arrival: such a response
+//!   is stored only when it has a validator (`ETag`, `Last-Modified`, or the generated `ETag`
+//!   of [`generate_etag`](CacheResponseLayer::generate_etag)).
+//! - An incoming `Age` (or a `Date` in the past) counts against freshness; the outgoing `Age`
+//!   adds the time the entry spent here to it.
 //! - A request with `Cache-Control: no-cache` (or `max-age=0`, or `Pragma: no-cache`) skips
-//!   the lookup and refreshes the entry; one with `Cache-Control: no-store` is answered from
-//!   the cache but never stored.
+//!   the lookup and refreshes the entry; one with `max-age=N` takes no entry older than `N`
+//!   seconds; one with `Cache-Control: no-store` is answered from the cache but never stored.
 //! - A request with an `Authorization` header passes through unless the layer varies on the
 //!   user ([`vary_on`](CacheResponseLayer::vary_on)), so that a personal response is never
 //!   stored where another user could be served it.
 //! - A response's own `Vary` header is honoured: its entry is kept per value of those request
 //!   headers.
-//! - Entries live for [`ttl`](CacheResponseLayer::ttl) (the cache's default TTL when unset),
-//!   shortened by a response's `s-maxage` or `max-age`.
 //!
-//! Replayed responses carry the stored status, headers and body exactly, plus `Age` and
-//! `X-Cache: HIT`; responses from the inner service carry `X-Cache: MISS`.
+//! # Conditional requests and stale entries
+//!
+//! A fresh entry answers `If-None-Match` (weak comparison) and, without it,
+//! `If-Modified-Since` with `304 Not Modified`. A stale entry with a validator is
+//! revalidated: the inner service gets the entry's `If-None-Match` / `If-Modified-Since`
+//! instead of the client's, and a `304` refreshes the entry, updating its stored headers.
+//! Within `stale-while-revalidate` the stale entry is served at once while one background
+//! request refreshes it; within `stale-if-error` a `5xx` or an error of the inner service is
+//! answered with the stale entry. `must-revalidate`, `proxy-revalidate` and, in
+//! [`Mode::SharedCache`], `s-maxage` forbid both. An entry is kept while it is fresh, while
+//! it may be served stale, and five minutes more when it has a validator.
+//!
+//! Replayed responses carry the stored status, headers and body, the current `Age`, and
+//! `X-Cache: HIT` (fresh), `REVALIDATED` (confirmed by a `304`) or `STALE`; responses from
+//! the inner service carry `X-Cache: MISS`.
 //!
 //! # Keys
 //!
-//! Every key starts with `http:`. The default key covers the method, the path and the query
-//! with its parameters sorted by name: `/posts/42?page=2&lang=en` is stored under
-//! `http:GET:/posts/42:lang=en&page=2`. A [`KeyTemplate`] chooses another key, such as
-//! `http:post:42`. Configured vary headers and the user identity follow after `|`
-//! (`http:GET:/feed|accept-language=fr|user=ada`), and a response's own `Vary` headers after
-//! `>`. Every value taken from the request is escaped with [`crate::key::escape`], so that no
-//! request can produce the key of another. [`invalidate`] and [`invalidate_path`] remove an
-//! entry together with all of its variants.
+//! Every key starts with `http:`. The default key covers the host (the `Host` header, or the
+//! request target's authority, lowercased), the path and the query with its parameters
+//! sorted by name: `/posts/42?page=2&lang=en` on `example.com` is stored under
+//! `http:GET:example.com:/posts/42:lang=en&page=2`. It does not cover the scheme, the
+//! fragment, or request headers other than `Host`, and a `HEAD` request reads the `GET` key.
+//! A [`KeyTemplate`] chooses another key, such as `http:post:42`; it covers exactly what its
+//! placeholders name, so a template without `{host}` gives every host the same entry.
+//! Configured vary headers and the user identity follow after `|`
+//! (`http:GET:example.com:/feed|accept-language=fr|user=ada`), and a response's own `Vary`
+//! headers after `>`. Every value taken from the request is escaped with
+//! [`crate::key::escape`], so that no request can produce the key of another.
+//! [`invalidate`] and [`invalidate_path`] remove an entry together with all of its variants.
 //!
 //! # Concurrent misses
 //!
@@ -82,14 +117,20 @@
 //! The cache never fails a request: a backend error on read is a miss and on write is
 //! skipped, both logged at `warn` and counted in the cache's statistics.
 
+mod admit;
 mod body;
+mod conditional;
+mod directives;
 mod entry;
+mod freshness;
 mod invalidate;
 mod key;
 mod layer;
 mod lookup;
 mod policy;
+mod revalidate;
 mod service;
+mod settings;
 mod template;
 mod wire;
 
@@ -99,6 +140,7 @@ pub use body::ResponseBody;
 pub use invalidate::{invalidate, invalidate_path};
 pub use layer::CacheResponseLayer;
 pub use service::CacheResponse;
+pub use settings::Mode;
 pub use template::{KeyTemplate, KeyTemplateError};
 
 /// The header that tells whether a response came from the cache (`HIT`) or from the inner
@@ -107,3 +149,17 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// The largest body stored by default: 1 MiB. Larger bodies are streamed through untouched.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
+
+/// A header map of `(name, value)` pairs, for the tests of this module's parts.
+#[cfg(test)]
+fn header_map(pairs: &[(&'static str, &'static str)]) -> ::http::HeaderMap {
+    pairs
+        .iter()
+        .map(|(n, v)| {
+            (
+                HeaderName::from_static(n),
+                ::http::HeaderValue::from_static(v),
+            )
+        })
+        .collect()
+}

@@ -35,6 +35,12 @@ impl Server {
         }
     }
 
+    /// The host part of the default key of this server's responses (`127.0.0.1%3A{port}`,
+    /// the `Host` header escaped).
+    pub(crate) fn key_host(&self) -> String {
+        self.base.trim_start_matches("http://").replace(':', "%3A")
+    }
+
     /// The absolute URL of `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -11,6 +11,7 @@ use ::http::{Response, StatusCode};
 use bytes::Bytes;
 
 use super::X_CACHE;
+use super::freshness::Freshness;
 
 /// What is stored under a response key.
 #[derive(Clone, Debug)]
@@ -32,13 +33,43 @@ pub(crate) struct StoredResponse {
     /// The request's values of the headers the response varies on (its own `Vary`), so that
     /// a response shared in flight goes only to requests that would have selected it.
     pub(crate) varied: Vec<(HeaderName, Option<HeaderValue>)>,
+    /// How long it stays fresh and may be served stale, fixed when it was received.
+    pub(crate) freshness: Freshness,
 }
 
 /// Whether a replayed response was found in the cache or produced for this request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
+    /// Found fresh in the cache.
     Hit,
+    /// Produced by the inner service for this request.
     Miss,
+    /// Found in the cache and confirmed by the inner service (a `304`).
+    Revalidated,
+    /// Found stale in the cache and served as allowed by `stale-while-revalidate` or
+    /// `stale-if-error`.
+    Stale,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Hit => "HIT",
+            Source::Miss => "MISS",
+            Source::Revalidated => "REVALIDATED",
+            Source::Stale => "STALE",
+        }
+    }
+}
+
+/// Where an entry stands at a given moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Fresh,
+    /// Stale, but within `stale-while-revalidate`.
+    StaleWhileRevalidate,
+    /// Stale, and to be revalidated or refetched.
+    Stale,
 }
 
 impl StoredResponse {
@@ -71,21 +102,56 @@ impl StoredResponse {
         if head && !headers.contains_key(header::CONTENT_LENGTH) {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         }
-        match source {
-            Source::Hit => {
-                headers.insert(header::AGE, HeaderValue::from(self.age().as_secs()));
-                headers.insert(X_CACHE, HeaderValue::from_static("HIT"));
-            }
-            Source::Miss => {
-                headers.insert(X_CACHE, HeaderValue::from_static("MISS"));
-            }
-        }
+        self.mark(headers, source);
         response
     }
 
-    fn age(&self) -> Duration {
-        Duration::from_millis(now_millis().saturating_sub(self.stored_at))
+    /// Sets `X-Cache` and the current `Age` (which adds the time the entry spent here to the
+    /// age it arrived with) on the headers of a response made from this entry.
+    pub(crate) fn mark(&self, headers: &mut HeaderMap, source: Source) {
+        if self.freshness.initial_age > 0 || source != Source::Miss {
+            headers.insert(header::AGE, HeaderValue::from(self.age(now_millis())));
+        }
+        headers.insert(X_CACHE, HeaderValue::from_static(source.label()));
     }
+
+    /// The current age in seconds (RFC 9111, section 4.2.3).
+    pub(crate) fn age(&self, now: u64) -> u64 {
+        let resident = Duration::from_millis(now.saturating_sub(self.stored_at)).as_secs();
+        self.freshness.initial_age.saturating_add(resident)
+    }
+
+    /// Where the entry stands at `now`, for a request that accepts ages up to `max_age`.
+    pub(crate) fn standing(&self, now: u64, max_age: Option<u64>) -> Standing {
+        let resident = now.saturating_sub(self.stored_at);
+        let too_old = max_age.is_some_and(|max_age| self.age(now) > max_age);
+        if resident < self.freshness.fresh_for && !too_old {
+            return Standing::Fresh;
+        }
+        let swr = self.freshness.stale_while_revalidate.saturating_mul(1000);
+        if !too_old && resident < self.freshness.fresh_for.saturating_add(swr) {
+            Standing::StaleWhileRevalidate
+        } else {
+            Standing::Stale
+        }
+    }
+
+    /// Whether the entry may answer for an origin that failed at `now` (`stale-if-error`).
+    pub(crate) fn serves_on_error(&self, now: u64) -> bool {
+        let resident = now.saturating_sub(self.stored_at);
+        let sie = self.freshness.stale_if_error.saturating_mul(1000);
+        resident < self.freshness.fresh_for.saturating_add(sie)
+    }
+
+    /// Whether the entry can be revalidated: it has an `ETag` or a `Last-Modified`.
+    pub(crate) fn has_validator(&self) -> bool {
+        has_validator(&self.headers)
+    }
+}
+
+/// Whether `headers` carry a validator: an `ETag` or a `Last-Modified`.
+pub(crate) fn has_validator(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED)
 }
 
 /// Every value of the header `name` as one value, joined by `, ` as HTTP allows.
@@ -133,6 +199,12 @@ pub(super) mod fixtures {
                 ),
                 (HeaderName::from_static("dnt"), None),
             ],
+            freshness: Freshness {
+                initial_age: 7,
+                fresh_for: 60_000,
+                stale_while_revalidate: 5,
+                stale_if_error: 30,
+            },
         }))
     }
 
@@ -169,9 +241,50 @@ mod tests {
 
         let head = stored.replay(Source::Miss, true, |b| b);
         assert_eq!(head.headers()[X_CACHE], "MISS");
-        assert!(!head.headers().contains_key(header::AGE));
         assert_eq!(head.headers()[header::CONTENT_LENGTH], "5");
         assert!(head.body().is_empty());
+    }
+
+    #[test]
+    fn the_age_adds_the_time_stored_to_the_age_on_arrival() {
+        let entry = sample(b"");
+        let stored = response(&entry);
+        let at = |seconds: u64| stored.stored_at + seconds * 1000;
+        assert_eq!(stored.age(at(0)), 7, "the age it arrived with");
+        assert_eq!(stored.age(at(3) + 500), 10);
+        assert_eq!(stored.standing(at(59), None), Standing::Fresh);
+        assert_eq!(stored.standing(at(50), Some(60)), Standing::Fresh);
+        assert_eq!(
+            stored.standing(at(59), Some(60)),
+            Standing::Stale,
+            "66 s old: older than the request accepts"
+        );
+        assert_eq!(
+            stored.standing(at(60), None),
+            Standing::StaleWhileRevalidate
+        );
+        assert_eq!(stored.standing(at(65), None), Standing::Stale);
+        assert!(stored.serves_on_error(at(89)));
+        assert!(!stored.serves_on_error(at(90)));
+
+        let mut fresh = StoredResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            stored_at: now_millis(),
+            varied: Vec::new(),
+            freshness: Freshness::default(),
+        };
+        let miss = fresh.replay(Source::Miss, false, |b| b);
+        assert!(!miss.headers().contains_key(header::AGE), "nothing to tell");
+        fresh.freshness.initial_age = 30;
+        let miss = fresh.replay(Source::Miss, false, |b| b);
+        let age: u64 = miss.headers()[header::AGE]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(age >= 30, "the age it arrived with is passed on");
     }
 
     #[test]

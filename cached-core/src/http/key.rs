@@ -1,6 +1,10 @@
 //! The keys of response entries: the base key (default or template), the configured
 //! variants after `|` and a response's own `Vary` variants after `>`.
 //!
+//! The default base key is `GET:{host}:{path}` with `:{query}` (sorted) when there is one:
+//! the host (the `Host` header, or the request target's authority, lowercased; empty when
+//! the request names none) keeps the pages of two virtual hosts apart.
+//!
 //! Escaped values never contain `:`, `/`, `=`, `&`, `|` or `>`, so each of those in a key is
 //! a separator this module wrote, and two different requests never share a key.
 
@@ -9,7 +13,7 @@ use std::fmt::Write as _;
 use ::http::header::{HeaderMap, HeaderName};
 use ::http::request::Parts;
 
-use super::layer::{Config, KeyRule};
+use super::settings::{Config, KeyRule};
 use crate::key::escape_into;
 
 /// The prefix of every response key.
@@ -40,13 +44,16 @@ pub(crate) fn shorten(key: String) -> String {
     short
 }
 
-/// The key of the entry for `request`, as if its method were `GET`; `None` when the key
-/// rule does not apply to it.
-pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
+/// The base of the key of `request`'s entry, as if its method were `GET`, with the prefix
+/// and without any variant; `None` when the key rule does not apply to it. Every variant of
+/// the entry has a key that starts with it followed by `|` or `>`.
+pub(crate) fn base(config: &Config, request: &Parts) -> Option<String> {
     let mut key = String::from(PREFIX);
     match &config.key {
         KeyRule::Default => {
             key.push_str("GET:");
+            push_host(&mut key, request);
+            key.push(':');
             push_path(&mut key, request.uri.path());
             if let Some(query) = request.uri.query().filter(|q| !q.is_empty()) {
                 key.push(':');
@@ -56,6 +63,30 @@ pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
         KeyRule::Template(template) => key.push_str(&template.render("GET", request)?),
         KeyRule::Func(func) => key.push_str(&func(request)?),
     }
+    Some(key)
+}
+
+/// Appends the request's host, lowercased and escaped: its `Host` header, or the authority
+/// of its target (HTTP/2); nothing when it has neither.
+pub(crate) fn push_host(out: &mut String, request: &Parts) {
+    if let Some(host) = host_of(request) {
+        escape_into(out, &host.to_ascii_lowercase());
+    }
+}
+
+/// The request's host as it named it: its `Host` header, or the authority of its target.
+pub(crate) fn host_of(request: &Parts) -> Option<&str> {
+    request
+        .headers
+        .get(::http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri.authority().map(|a| a.as_str()))
+}
+
+/// The key of the entry for `request`, as if its method were `GET`; `None` when the key
+/// rule does not apply to it.
+pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
+    let mut key = base(config, request)?;
     for name in &config.vary_headers {
         key.push('|');
         push_header(&mut key, name, &request.headers);
@@ -190,19 +221,45 @@ mod tests {
     fn the_default_key_covers_method_path_and_sorted_query() {
         let config = config(layer());
         let key = |uri: &str| primary(&config, &parts(Request::get(uri))).unwrap();
-        assert_eq!(key("/posts/42"), "http:GET:/posts/42");
-        assert_eq!(key("/posts/42?"), "http:GET:/posts/42");
+        assert_eq!(key("/posts/42"), "http:GET::/posts/42");
+        assert_eq!(key("/posts/42?"), "http:GET::/posts/42");
         assert_eq!(
             key("/posts?page=2&lang=en&tag=b&tag=a"),
-            "http:GET:/posts:lang=en&page=2&tag=b&tag=a"
+            "http:GET::/posts:lang=en&page=2&tag=b&tag=a"
         );
         assert_eq!(key("/posts?lang=en&page=2"), key("/posts?page=2&lang=en"));
         assert_ne!(key("/posts?a"), key("/posts?a="));
-        assert_eq!(key("/a%3Ab/c%20d:e"), "http:GET:/a%253Ab/c%2520d%3Ae");
+        assert_eq!(key("/a%3Ab/c%20d:e"), "http:GET::/a%253Ab/c%2520d%3Ae");
         assert_eq!(
             primary(&config, &parts(Request::head("/posts/42"))).unwrap(),
             key("/posts/42"),
             "HEAD reads the GET entry"
+        );
+    }
+
+    #[test]
+    fn the_default_key_covers_the_host() {
+        let config = config(layer());
+        let key = |request: ::http::request::Builder| primary(&config, &parts(request)).unwrap();
+        let site_a = key(Request::get("/p").header("host", "Site-A.example"));
+        assert_eq!(site_a, "http:GET:site-a.example:/p");
+        assert_ne!(
+            site_a,
+            key(Request::get("/p").header("host", "site-b.example"))
+        );
+        assert_eq!(
+            key(Request::get("http://site-a.example/p")),
+            site_a,
+            "the target's authority when there is no Host"
+        );
+        assert_eq!(
+            key(Request::get("/p").header("host", "h:8080")),
+            "http:GET:h%3A8080:/p"
+        );
+        assert_ne!(
+            key(Request::get("/b").header("host", "a:")),
+            key(Request::get("/p").header("host", "a:/p")),
+            "a host cannot forge a path"
         );
     }
 
@@ -225,9 +282,9 @@ mod tests {
         };
         assert_eq!(
             key("/p", Some("red"), Some("ada")),
-            "http:GET:/p|x-team=red|user=ada"
+            "http:GET::/p|x-team=red|user=ada"
         );
-        assert_eq!(key("/p", None, None), "http:GET:/p|x-team|anonymous");
+        assert_eq!(key("/p", None, None), "http:GET::/p|x-team|anonymous");
         assert_ne!(key("/p", None, Some("anonymous")), key("/p", None, None));
         assert_ne!(
             key("/p", Some("red|user=ada"), None),
@@ -272,6 +329,6 @@ mod tests {
         let plain = config(layer());
         let long = format!("/{}", "x".repeat(400));
         let key = primary(&plain, &parts(Request::get(long.as_str()))).unwrap();
-        assert!(key.len() <= MAX_KEY_LEN && key.starts_with("http:GET:/xxx"));
+        assert!(key.len() <= MAX_KEY_LEN && key.starts_with("http:GET::/xxx"));
     }
 }

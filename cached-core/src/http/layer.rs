@@ -9,12 +9,10 @@ use ::http::{HeaderName, StatusCode};
 use tower_layer::Layer;
 
 use super::service::CacheResponse;
+use super::settings::{Config, KeyRule, Mode};
 use super::template::KeyTemplate;
 use super::{DEFAULT_MAX_BODY_SIZE, policy};
 use crate::Cache;
-
-/// A function of the request: a key, or a user's identity.
-type RequestFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 
 /// A tower [`Layer`] that caches the responses of the service it wraps in a [`Cache`].
 ///
@@ -54,47 +52,45 @@ pub struct CacheResponseLayer {
     config: Arc<Config>,
 }
 
-/// The settings shared by every service a layer builds.
-#[derive(Clone)]
-pub(crate) struct Config {
-    pub(crate) cache: Cache,
-    pub(crate) ttl: Option<Duration>,
-    pub(crate) key: KeyRule,
-    pub(crate) vary_headers: Vec<HeaderName>,
-    pub(crate) vary_on: Option<RequestFn>,
-    pub(crate) statuses: Vec<StatusCode>,
-    pub(crate) max_body_size: usize,
-}
-
-/// How the base of a key is made from the request.
-#[derive(Clone)]
-pub(crate) enum KeyRule {
-    /// Method, path and sorted query.
-    Default,
-    Template(KeyTemplate),
-    Func(RequestFn),
-}
-
 impl CacheResponseLayer {
-    /// A layer storing responses in `cache` with the defaults: the cache's default TTL, keys
-    /// of method, path and sorted query, no variants, only `200 OK` stored, bodies up to
-    /// [`DEFAULT_MAX_BODY_SIZE`].
+    /// A layer storing responses in `cache` with the defaults: [`Mode::Application`] with the
+    /// cache's default TTL, keys of host, method, path and sorted query, no variants, only
+    /// `200 OK` stored, bodies up to [`DEFAULT_MAX_BODY_SIZE`], no generated `ETag`.
     pub fn new(cache: Cache) -> Self {
         Self {
             config: Arc::new(Config {
                 cache,
+                mode: Mode::Application,
                 ttl: None,
                 key: KeyRule::Default,
                 vary_headers: Vec::new(),
                 vary_on: None,
                 statuses: policy::DEFAULT_STATUSES.to_vec(),
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
+                etag: false,
+                refreshing: Arc::default(),
             }),
         }
     }
 
-    /// How long responses are kept (at most: a response's `s-maxage` or `max-age` can
-    /// shorten it).
+    /// How responses' freshness is decided: the route's [`ttl`](Self::ttl) shortened by the
+    /// response ([`Mode::Application`], the default), or the response alone, as a shared
+    /// cache in front of an origin ([`Mode::SharedCache`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.config_mut().mode = mode;
+        self
+    }
+
+    /// Gives stored `200 OK` responses without a validator a strong `ETag` (the blake3 digest
+    /// of the body), so that clients can revalidate them with `If-None-Match` and get `304`.
+    pub fn generate_etag(mut self, enabled: bool) -> Self {
+        self.config_mut().etag = enabled;
+        self
+    }
+
+    /// How long responses stay fresh in [`Mode::Application`] (at most: a response's own
+    /// freshness can shorten it); the cache's default TTL when unset. Unused in
+    /// [`Mode::SharedCache`].
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.config_mut().ttl = Some(ttl);
         self
@@ -167,7 +163,9 @@ impl CacheResponseLayer {
         self
     }
 
-    /// The response statuses that are stored (default: `200 OK` only).
+    /// The response statuses that are stored in [`Mode::Application`] (default: `200 OK`
+    /// only). [`Mode::SharedCache`] stores any final status but `206` and `304` that
+    /// RFC 9111 allows.
     pub fn statuses<I>(mut self, statuses: I) -> Self
     where
         I: IntoIterator<Item = StatusCode>,
@@ -197,18 +195,20 @@ impl fmt::Debug for CacheResponseLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = &self.config;
         let key = match &config.key {
-            KeyRule::Default => "method, path and sorted query",
+            KeyRule::Default => "host, method, path and sorted query",
             KeyRule::Template(template) => template.as_str(),
             KeyRule::Func(_) => "a function of the request",
         };
         f.debug_struct("CacheResponseLayer")
             .field("cache", &config.cache.name())
+            .field("mode", &config.mode)
             .field("ttl", &config.ttl)
             .field("key", &key)
             .field("vary_headers", &config.vary_headers)
             .field("vary_on_user", &config.vary_on.is_some())
             .field("statuses", &config.statuses)
             .field("max_body_size", &config.max_body_size)
+            .field("generate_etag", &config.etag)
             .finish()
     }
 }

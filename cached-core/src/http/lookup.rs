@@ -6,21 +6,29 @@ use std::time::Duration;
 
 use ::http::HeaderMap;
 
-use super::entry::{Entry, StoredResponse};
+use super::entry::{Entry, Standing, StoredResponse, now_millis};
 use super::key;
 use crate::cache::Cache;
 
 /// What a lookup found for a request.
 pub(crate) enum Found {
-    /// A stored response the request selects.
+    /// A fresh stored response the request selects.
     Hit(Arc<StoredResponse>),
+    /// A stored response the request selects, no longer fresh for it; and its key.
+    Stale(Arc<StoredResponse>, Standing, String),
     /// Nothing usable; the key under which the response for this request belongs.
     Miss(String),
 }
 
 /// The entry `headers` select under `primary`, following a `Vary` marker to its variant.
-/// Counted in the cache's statistics as one hit or one miss.
-pub(crate) async fn find(cache: &Cache, primary: &str, headers: &HeaderMap) -> Found {
+/// Counted in the cache's statistics as one hit (when fresh for a request accepting ages up
+/// to `max_age`) or one miss.
+pub(crate) async fn find(
+    cache: &Cache,
+    primary: &str,
+    headers: &HeaderMap,
+    max_age: Option<u64>,
+) -> Found {
     let (key, entry) = match cache.read::<Entry>(primary).await {
         Some(Entry::Vary(names)) => {
             let secondary = key::secondary(primary, &names, headers);
@@ -30,11 +38,26 @@ pub(crate) async fn find(cache: &Cache, primary: &str, headers: &HeaderMap) -> F
         entry => (primary.to_owned(), entry),
     };
     let response = entry.and_then(|entry| selected(entry, headers));
-    cache.count_lookup(&key, response.is_some());
-    match response {
-        Some(response) => Found::Hit(response),
-        None => Found::Miss(key),
+    let standing = response
+        .as_ref()
+        .map(|response| response.standing(now_millis(), max_age));
+    cache.count_lookup(&key, standing == Some(Standing::Fresh));
+    match (response, standing) {
+        (Some(response), Some(Standing::Fresh)) => Found::Hit(response),
+        (Some(response), Some(standing)) => Found::Stale(response, standing, key),
+        _ => Found::Miss(key),
     }
+}
+
+/// The response in `entry`, if `headers` select it and it is fresh for a request accepting
+/// ages up to `max_age`: what a load may take from a second look instead of calling the
+/// inner service.
+pub(crate) fn fresh(
+    entry: Entry,
+    headers: &HeaderMap,
+    max_age: Option<u64>,
+) -> Option<Arc<StoredResponse>> {
+    selected(entry, headers).filter(|r| r.standing(now_millis(), max_age) == Standing::Fresh)
 }
 
 /// The response in `entry`, if it is one that `headers` select.

@@ -1,71 +1,56 @@
-//! What HTTP says may be cached: `Cache-Control` of requests and responses, `Set-Cookie`,
-//! `Vary`, and the lifetime of an entry.
-
-use std::num::IntErrorKind;
-use std::time::Duration;
+//! What HTTP says may be stored: the status, `Cache-Control`, `Set-Cookie`, `Vary` and the
+//! size of a response, and which of its headers are not.
 
 use ::http::header::{self, HeaderMap, HeaderName};
 use ::http::{Response, StatusCode};
 use http_body::Body;
 
-use super::layer::Config;
+use super::directives::{self, directives};
+use super::freshness::{self, Exchange, Freshness};
+use super::settings::{Config, Mode};
 
-/// What a request's headers ask of the cache.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RequestDirectives {
-    /// Skip the lookup: `Cache-Control: no-cache` or `max-age=0`, or `Pragma: no-cache`.
-    pub(crate) no_cache: bool,
-    /// Do not store the response: `Cache-Control: no-store`.
-    pub(crate) no_store: bool,
-}
-
-pub(crate) fn request_directives(headers: &HeaderMap) -> RequestDirectives {
-    let mut found = RequestDirectives::default();
-    let mut has_cache_control = false;
-    for (name, value) in directives(headers, &header::CACHE_CONTROL) {
-        has_cache_control = true;
-        match name.as_str() {
-            "no-cache" => found.no_cache = true,
-            "no-store" => found.no_store = true,
-            "max-age" if value.as_deref() == Some("0") => found.no_cache = true,
-            _ => {}
-        }
-    }
-    if !has_cache_control {
-        found.no_cache = directives(headers, &header::PRAGMA).any(|(name, _)| name == "no-cache");
-    }
-    found
-}
-
-/// How long `response` may be stored, or why it may not be.
-pub(crate) fn lifetime<B: Body>(
+/// How long `response` stays fresh and may be served stale, or why it may not be stored.
+/// `validated` tells whether it will carry a validator (its own or a generated `ETag`).
+pub(crate) fn storable<B: Body>(
     config: &Config,
     response: &Response<B>,
-) -> Result<Duration, &'static str> {
-    if !config.statuses.contains(&response.status()) {
+    validated: bool,
+    exchange: Exchange,
+) -> Result<Freshness, &'static str> {
+    let status = response.status();
+    let storable_status = match config.mode {
+        Mode::Application => config.statuses.contains(&status),
+        Mode::SharedCache => {
+            !(status.is_informational()
+                || status == StatusCode::PARTIAL_CONTENT
+                || status == StatusCode::NOT_MODIFIED)
+        }
+    };
+    if !storable_status {
         return Err("its status is not cached");
     }
     let headers = response.headers();
     if headers.contains_key(header::SET_COOKIE) {
         return Err("it sets a cookie");
     }
-    let mut ttl = config.ttl.unwrap_or_else(|| config.cache.default_ttl());
-    let (mut max_age, mut s_maxage) = (None, None);
-    for (name, value) in directives(headers, &header::CACHE_CONTROL) {
-        match name.as_str() {
-            "no-store" => return Err("it is marked no-store"),
-            "private" => return Err("it is marked private"),
-            "no-cache" => return Err("it is marked no-cache"),
-            "max-age" => max_age = value.as_deref().and_then(delta_seconds),
-            "s-maxage" => s_maxage = value.as_deref().and_then(delta_seconds),
-            _ => {}
-        }
+    let directives = directives::response(headers);
+    if directives.no_store {
+        return Err("it is marked no-store");
     }
-    if let Some(seconds) = s_maxage.or(max_age) {
-        ttl = ttl.min(Duration::from_secs(seconds));
+    if directives.private {
+        return Err("it is marked private");
     }
-    if ttl.is_zero() {
-        return Err("its lifetime is zero");
+    let Some(freshness) = freshness::assess(config, status, headers, &directives, exchange) else {
+        return Err(
+            "it has no freshness information and its status is not heuristically cacheable",
+        );
+    };
+    let reusable = freshness.fresh_for > 0
+        || validated
+        || freshness.stale_while_revalidate > 0
+        || freshness.stale_if_error > 0;
+    if !reusable {
+        return Err("it is stale on arrival and has no validator");
     }
     if vary(headers).is_none() {
         return Err("it varies on `*` or an invalid header name");
@@ -77,17 +62,7 @@ pub(crate) fn lifetime<B: Body>(
     if declared > config.max_body_size as u64 {
         return Err("its body is larger than the limit");
     }
-    Ok(ttl)
-}
-
-/// A `delta-seconds` argument. One too large for a `u64` is the largest, not an invalid
-/// one, as RFC 9111 (1.2.2) asks: an `s-maxage` beyond it still overrides `max-age`.
-fn delta_seconds(value: &str) -> Option<u64> {
-    match value.parse::<u64>() {
-        Ok(seconds) => Some(seconds),
-        Err(error) if *error.kind() == IntErrorKind::PosOverflow => Some(u64::MAX),
-        Err(_) => None,
-    }
+    Ok(freshness)
 }
 
 /// The request headers a response varies on (its `Vary` header), lowercased, sorted and
@@ -135,78 +110,26 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The directives of every `name` header: lowercased names and unquoted values.
-fn directives<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> impl Iterator<Item = (String, Option<String>)> + 'h {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(split_directives)
-}
-
-/// Splits `no-cache, max-age=60, private="set-cookie, x"` into its directives, honouring
-/// quoted strings.
-fn split_directives(value: &str) -> Vec<(String, Option<String>)> {
-    let mut out = Vec::new();
-    let mut chars = value.chars().peekable();
-    loop {
-        while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
-        let mut name = String::new();
-        while let Some(c) = chars.next_if(|c| *c != ',' && *c != '=') {
-            name.push(c);
-        }
-        if name.is_empty() && chars.peek().is_none() {
-            return out;
-        }
-        let mut argument = None;
-        if chars.next_if_eq(&'=').is_some() {
-            let mut text = String::new();
-            if chars.next_if_eq(&'"').is_some() {
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => text.extend(chars.next()),
-                        c => text.push(c),
-                    }
-                }
-                while chars.next_if(|c| *c != ',').is_some() {}
-            } else {
-                while let Some(c) = chars.next_if(|c| *c != ',') {
-                    text.push(c);
-                }
-            }
-            argument = Some(text.trim().to_owned());
-        }
-        let name = name.trim().to_ascii_lowercase();
-        if !name.is_empty() {
-            out.push((name, argument));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::CacheConfig;
     use crate::http::CacheResponseLayer;
+    use crate::http::header_map as headers;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (HeaderName::from_static(n), v.parse().unwrap()))
-            .collect()
-    }
-
-    fn config() -> Config {
+    fn config(mode: Mode) -> Config {
         let cache = crate::Cache::new(
             "p",
             &CacheConfig::memory().with_ttl(Duration::from_secs(300)),
         )
         .unwrap();
-        (*CacheResponseLayer::new(cache).max_body_size(10).config()).clone()
+        (*CacheResponseLayer::new(cache)
+            .mode(mode)
+            .max_body_size(10)
+            .config())
+        .clone()
     }
 
     fn response(
@@ -220,85 +143,133 @@ mod tests {
         response
     }
 
-    #[test]
-    fn directives_split_on_commas_outside_quotes() {
-        assert_eq!(
-            split_directives(r#"No-Cache, max-age=60 ,private="set-cookie, x", ,public"#),
-            vec![
-                ("no-cache".to_owned(), None),
-                ("max-age".to_owned(), Some("60".to_owned())),
-                ("private".to_owned(), Some("set-cookie, x".to_owned())),
-                ("public".to_owned(), None),
-            ]
-        );
-        assert_eq!(split_directives(""), vec![]);
+    const NOW: Exchange = Exchange {
+        requested_at: 1_700_000_000_000,
+        received_at: 1_700_000_000_000,
+    };
+
+    /// How long a response stays fresh in seconds, or why it is not stored.
+    fn fresh_for(
+        config: &Config,
+        status: u16,
+        pairs: &[(&'static str, &'static str)],
+        body: &str,
+    ) -> Result<u64, &'static str> {
+        let response = response(status, pairs, body);
+        let validated = has_validator(response.headers());
+        storable(config, &response, validated, NOW).map(|f| f.fresh_for / 1000)
+    }
+
+    fn has_validator(headers: &HeaderMap) -> bool {
+        headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED)
     }
 
     #[test]
-    fn request_no_cache_no_store_and_pragma() {
-        let read = |pairs| request_directives(&headers(pairs));
-        assert_eq!(read(&[]), RequestDirectives::default());
-        assert!(read(&[("cache-control", "no-cache")]).no_cache);
-        assert!(read(&[("cache-control", "max-age=0")]).no_cache);
-        assert!(!read(&[("cache-control", "max-age=10")]).no_cache);
-        assert!(read(&[("cache-control", "no-store")]).no_store);
-        assert!(read(&[("pragma", "no-cache")]).no_cache);
-        assert!(!read(&[("pragma", "no-cache"), ("cache-control", "max-age=5")]).no_cache);
+    fn responses_are_stored_only_when_http_allows_in_both_modes() {
+        for mode in [Mode::Application, Mode::SharedCache] {
+            let config = config(mode);
+            let ttl = |status: u16, pairs: &[(&'static str, &'static str)], body: &str| {
+                fresh_for(&config, status, pairs, body)
+            };
+            let cc = |value: &'static str| [("cache-control", value)];
+            assert!(ttl(200, &cc("max-age=60, no-store"), "").is_err());
+            assert!(ttl(200, &cc("public, private, max-age=60"), "").is_err());
+            assert!(ttl(200, &cc("no-cache"), "").is_err(), "no validator");
+            assert!(ttl(200, &[("pragma", "no-cache")], "").is_err(), "{mode:?}");
+            assert_eq!(
+                ttl(200, &[("cache-control", "no-cache"), ("etag", "\"a\"")], ""),
+                Ok(0),
+                "stored to be revalidated"
+            );
+            assert!(
+                ttl(
+                    200,
+                    &[("set-cookie", "a=b"), ("cache-control", "max-age=60")],
+                    ""
+                )
+                .is_err()
+            );
+            assert!(
+                ttl(
+                    200,
+                    &[("vary", "accept, *"), ("cache-control", "max-age=60")],
+                    ""
+                )
+                .is_err()
+            );
+            assert!(ttl(200, &cc("max-age=0"), "").is_err());
+            assert!(
+                ttl(200, &cc("max-age=-3600"), "").is_err(),
+                "invalid is stale"
+            );
+            assert!(
+                ttl(200, &cc("max-age='3600'"), "").is_err(),
+                "invalid is stale"
+            );
+            assert!(
+                ttl(200, &[("expires", "0")], "").is_err(),
+                "invalid Expires is stale"
+            );
+            assert_eq!(ttl(200, &cc("max-age=60"), ""), Ok(60));
+            assert_eq!(ttl(200, &cc("max-age=\"60\""), ""), Ok(60));
+            assert_eq!(ttl(200, &cc("max-age=60, s-maxage=30"), ""), Ok(30));
+            assert_eq!(
+                ttl(200, &cc("max-age=60, s-maxage=soon"), ""),
+                Err("it is stale on arrival and has no validator"),
+                "an invalid s-maxage is stale"
+            );
+            assert!(ttl(200, &cc("max-age=60"), "more than ten bytes").is_err());
+            assert!(
+                ttl(
+                    200,
+                    &[("content-length", "11"), ("cache-control", "max-age=60")],
+                    ""
+                )
+                .is_err()
+            );
+        }
     }
 
     #[test]
-    fn responses_are_stored_only_when_http_allows() {
-        let config = config();
-        let ttl = |status, pairs, body| lifetime(&config, &response(status, pairs, body));
-        assert_eq!(ttl(200, &[], "ok"), Ok(Duration::from_secs(300)));
-        assert!(ttl(404, &[], "").is_err());
-        assert!(ttl(500, &[], "").is_err());
-        assert!(ttl(200, &[("cache-control", "no-store")], "").is_err());
-        assert!(ttl(200, &[("cache-control", "public, private")], "").is_err());
-        assert!(ttl(200, &[("cache-control", "no-cache")], "").is_err());
-        assert!(ttl(200, &[("set-cookie", "a=b")], "").is_err());
-        assert!(ttl(200, &[("vary", "accept, *")], "").is_err());
-        assert!(ttl(200, &[("cache-control", "max-age=0")], "").is_err());
+    fn the_application_mode_caps_freshness_at_the_route_ttl() {
+        let config = config(Mode::Application);
+        let ttl = |status: u16, pairs: &[(&'static str, &'static str)]| {
+            fresh_for(&config, status, pairs, "")
+        };
+        assert_eq!(ttl(200, &[]), Ok(300), "no freshness information: the ttl");
+        assert_eq!(ttl(200, &[("cache-control", "max-age=9999")]), Ok(300));
         assert_eq!(
-            ttl(200, &[("cache-control", "max-age=60")], ""),
-            Ok(Duration::from_secs(60))
-        );
-        assert_eq!(
-            ttl(200, &[("cache-control", "max-age=60, s-maxage=30")], ""),
-            Ok(Duration::from_secs(30))
-        );
-        assert_eq!(
-            ttl(200, &[("cache-control", "max-age=9999")], ""),
-            Ok(Duration::from_secs(300))
-        );
-        assert_eq!(
-            ttl(
-                200,
-                &[("cache-control", "max-age=99999999999999999999999")],
-                ""
-            ),
-            Ok(Duration::from_secs(300)),
+            ttl(200, &[("cache-control", "max-age=99999999999999999999999")]),
+            Ok(300),
             "an age past u64::MAX is the largest age"
         );
-        assert_eq!(
-            ttl(
-                200,
-                &[(
-                    "cache-control",
-                    "max-age=60, s-maxage=99999999999999999999999"
-                )],
-                ""
-            ),
-            Ok(Duration::from_secs(300)),
-            "a huge s-maxage still overrides max-age"
+        assert!(
+            ttl(404, &[("cache-control", "max-age=60")]).is_err(),
+            "status not configured"
         );
-        assert_eq!(
-            ttl(200, &[("cache-control", "max-age=60, s-maxage=soon")], ""),
-            Ok(Duration::from_secs(60)),
-            "an invalid s-maxage is ignored"
+    }
+
+    #[test]
+    fn the_shared_mode_stores_only_what_rfc_9111_allows() {
+        let config = config(Mode::SharedCache);
+        let ttl = |status: u16, pairs: &[(&'static str, &'static str)]| {
+            fresh_for(&config, status, pairs, "")
+        };
+        assert!(ttl(200, &[]).is_err(), "no freshness, no validator");
+        assert_eq!(ttl(200, &[("etag", "\"v1\"")]), Ok(0), "kept to revalidate");
+        assert_eq!(ttl(404, &[("cache-control", "max-age=60")]), Ok(60));
+        assert_eq!(ttl(299, &[("cache-control", "max-age=60")]), Ok(60));
+        assert!(
+            ttl(299, &[("etag", "\"v1\"")]).is_err(),
+            "not heuristically cacheable"
         );
-        assert!(ttl(200, &[], "more than ten bytes").is_err());
-        assert!(ttl(200, &[("content-length", "11")], "").is_err());
+        assert!(ttl(206, &[("cache-control", "max-age=60")]).is_err());
+        assert!(ttl(304, &[("cache-control", "max-age=60")]).is_err());
+        assert_eq!(
+            ttl(200, &[("cache-control", "max-age=9999")]),
+            Ok(9999),
+            "no route ttl"
+        );
     }
 
     #[test]

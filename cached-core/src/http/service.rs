@@ -6,21 +6,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use ::http::header::AUTHORIZATION;
 use ::http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use std::time::Duration;
-
-use super::body::{self, Collected, ResponseBody};
-use super::entry::{Entry, Source, StoredResponse, combined, now_millis};
-use super::layer::Config;
+use super::admit::{Admitted, admit, mark_miss};
+use super::body::ResponseBody;
+use super::entry::{Source, Standing, now_millis};
+use super::freshness::Exchange;
 use super::lookup::{self, Found};
-use super::{X_CACHE, key, policy};
-use crate::LOG_TARGET;
-use crate::cache::{Flown, Loaded, Ticket};
-use crate::store::Filled;
+use super::revalidate::{answer, load_once};
+use super::settings::Config;
+use super::{directives, invalidate, key};
 
 /// The service built by [`CacheResponseLayer`](super::CacheResponseLayer): answers `GET`
 /// and `HEAD` requests from the cache when it can, and stores what the inner service returns
@@ -75,55 +73,179 @@ where
     }
 }
 
-/// What one request in flight shares with the others for the same key.
-#[derive(Clone)]
-enum Shared {
-    /// The stored response.
-    Stored(Arc<StoredResponse>),
-    /// Nothing was stored: each waiting request calls the inner service itself.
-    Pass,
-}
-
-/// The path of one request: straight through for other methods and requests without a key;
-/// the lookup, unless the request asks for a fresh response; then one load per key.
+/// The path of one request: unsafe methods through, then invalidating their URL; other
+/// methods and requests without a key straight through; the lookup, unless the request
+/// asks for a fresh response; then one load (or revalidation) per key.
 async fn respond<S, ReqBody, ResBody>(
     config: Arc<Config>,
     mut inner: S,
     request: Request<ReqBody>,
 ) -> Result<Response<ResponseBody<ResBody>>, S::Error>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Body,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    ReqBody: Send + 'static,
+    ResBody: Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Send,
 {
     let head = match *request.method() {
         Method::GET => false,
         Method::HEAD => true,
+        ref method if invalidate::is_unsafe(method) => {
+            return Box::pin(unsafe_request(&config, &mut inner, request)).await;
+        }
         _ => return Ok(inner.call(request).await?.map(ResponseBody::untouched)),
     };
-    let directives = policy::request_directives(request.headers());
+    let directives = directives::request(request.headers());
     let (request, primary) = key_of(&config, request);
     let Some(primary) = primary else {
-        return pass(&mut inner, request).await;
+        return Box::pin(pass(&mut inner, request)).await;
     };
     if directives.no_cache {
         if head || directives.no_store {
-            return pass(&mut inner, request).await;
+            return Box::pin(pass(&mut inner, request)).await;
         }
-        let headers = request.headers().clone();
-        let response = inner.call(request).await?;
-        return Ok(match admit(&config, &primary, &headers, response).await {
-            Admitted::Store(admission) => admission.refresh(&config).await,
-            Admitted::Pass(response) => response,
-        });
+        return Box::pin(refresh(&config, &mut inner, request, &primary)).await;
     }
-    let key = match lookup::find(&config.cache, &primary, request.headers()).await {
-        Found::Hit(stored) => return Ok(stored.replay(Source::Hit, head, ResponseBody::full)),
-        Found::Miss(key) => key,
+    let found = lookup::find(
+        &config.cache,
+        &primary,
+        request.headers(),
+        directives.max_age,
+    )
+    .await;
+    let (stale, key) = match found {
+        Found::Hit(stored) => return Ok(answer(&stored, Source::Hit, head, request.headers())),
+        Found::Stale(stored, Standing::StaleWhileRevalidate, key)
+            if tokio::runtime::Handle::try_current().is_ok() =>
+        {
+            let response = answer(&stored, Source::Stale, head, request.headers());
+            refresh_in_background(config, inner, request, primary, key, stored);
+            return Ok(response);
+        }
+        Found::Stale(stored, _, key) => (Some(stored), key),
+        Found::Miss(key) => (None, key),
     };
     if head || directives.no_store {
         return pass(&mut inner, request).await;
     }
-    load_once(&config, inner, request, &primary, &key).await
+    load_once(
+        &config,
+        inner,
+        request,
+        &primary,
+        &key,
+        stale,
+        directives.max_age,
+    )
+    .await
+}
+
+/// Calls the inner service for a request that asked for a fresh response, and stores the
+/// response outside any load when HTTP allows.
+async fn refresh<S, ReqBody, ResBody>(
+    config: &Config,
+    inner: &mut S,
+    request: Request<ReqBody>,
+    primary: &str,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    let headers = request.headers().clone();
+    let requested_at = now_millis();
+    let response = inner.call(request).await?;
+    let exchange = Exchange {
+        requested_at,
+        received_at: now_millis(),
+    };
+    Ok(
+        match admit(config, primary, &headers, response, exchange).await {
+            Admitted::Store(admission) => {
+                let response = admission.response();
+                admission.write(&config.cache).await;
+                response
+            }
+            Admitted::Pass(response) => response,
+        },
+    )
+}
+
+/// Sends an unsafe request (`POST`, `PUT`, `DELETE`, ...) on, then invalidates the entries
+/// of its URL (and of its response's `Location` and `Content-Location` on the same host)
+/// when it succeeded.
+async fn unsafe_request<S, ReqBody, ResBody>(
+    config: &Config,
+    inner: &mut S,
+    request: Request<ReqBody>,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    let (parts, body) = request.into_parts();
+    let own = key::base(config, &parts);
+    let host = key::host_of(&parts).map(str::to_owned);
+    let target = parts.uri.clone();
+    let response = inner.call(Request::from_parts(parts, body)).await?;
+    invalidate::after_unsafe(
+        config,
+        own,
+        &target,
+        host.as_deref(),
+        response.status(),
+        response.headers(),
+    )
+    .await;
+    Ok(response.map(ResponseBody::untouched))
+}
+
+/// Refreshes the entry at `key` in the background with `request` (as a `GET`), at most once
+/// at a time per key, while its callers are served the stale entry
+/// (`stale-while-revalidate`).
+fn refresh_in_background<S, ReqBody, ResBody>(
+    config: Arc<Config>,
+    inner: S,
+    mut request: Request<ReqBody>,
+    primary: String,
+    key: String,
+    stale: Arc<super::entry::StoredResponse>,
+) where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
+    S::Future: Send,
+    S::Error: Send,
+    ReqBody: Send + 'static,
+    ResBody: Body + Send + 'static,
+    ResBody::Data: Send,
+    ResBody::Error: Send,
+{
+    if !config.refreshing.insert(key.clone()) {
+        return;
+    }
+    *request.method_mut() = Method::GET;
+    tokio::spawn(async move {
+        let _refreshing = Refreshing {
+            config: &config,
+            key: &key,
+        };
+        let refreshed = load_once(&config, inner, request, &primary, &key, Some(stale), None).await;
+        drop(refreshed);
+    });
+}
+
+/// Marks a key as no longer refreshing when its refresh ends, however it ends.
+struct Refreshing<'a> {
+    config: &'a Config,
+    key: &'a str,
+}
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.config.refreshing.remove(self.key);
+    }
 }
 
 /// The primary key of `request`; none when the key rule does not apply, or when the request
@@ -139,60 +261,8 @@ fn key_of<B>(config: &Config, request: Request<B>) -> (Request<B>, Option<String
     (Request::from_parts(parts, body), primary)
 }
 
-/// Loads the response for a miss at `key` once for every concurrent request, through the
-/// cache's load path: the first one calls the inner service; the others get what it stored,
-/// or call the inner service themselves when nothing was stored (or the stored response
-/// varies on a header they differ in).
-async fn load_once<S, ReqBody, ResBody>(
-    config: &Config,
-    mut inner: S,
-    request: Request<ReqBody>,
-    primary: &str,
-    key: &str,
-) -> Result<Response<ResponseBody<ResBody>>, S::Error>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Body,
-{
-    let headers = request.headers().clone();
-    let mut waiting = Some(request);
-    let flown = {
-        let (waiting, inner, headers) = (&mut waiting, &mut inner, &headers);
-        let accept = |entry: Entry| lookup::selected(entry, headers).map(Shared::Stored);
-        config
-            .cache
-            .load(key, accept, None, |ticket| async move {
-                let request = waiting.take().expect("only the leader calls the service");
-                match inner.call(request).await {
-                    Ok(response) => match admit(config, primary, headers, response).await {
-                        Admitted::Store(admission) => {
-                            let (stored, response, filled) = admission.fill(config, ticket).await;
-                            Loaded::new(Ok(response), Some(Shared::Stored(stored)), filled)
-                        }
-                        Admitted::Pass(response) => {
-                            Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
-                        }
-                    },
-                    Err(error) => Loaded::alone(Err(error), ticket.skip().await),
-                }
-            })
-            .await
-    };
-    let shared = match flown {
-        Flown::Own(response) => return response,
-        Flown::Shared(shared) => shared,
-    };
-    let request = waiting.expect("a request that did not lead is still waiting");
-    match shared {
-        Shared::Stored(stored) if stored.selected_by(request.headers()) => {
-            Ok(stored.replay(Source::Hit, false, ResponseBody::full))
-        }
-        _ => pass(&mut inner, request).await,
-    }
-}
-
 /// Sends `request` to the inner service and its response back untouched, marked as a miss.
-async fn pass<S, ReqBody, ResBody>(
+pub(crate) async fn pass<S, ReqBody, ResBody>(
     inner: &mut S,
     request: Request<ReqBody>,
 ) -> Result<Response<ResponseBody<ResBody>>, S::Error>
@@ -203,145 +273,4 @@ where
     let mut response = inner.call(request).await?.map(ResponseBody::untouched);
     mark_miss(response.headers_mut());
     Ok(response)
-}
-
-/// What HTTP and the layer allow for a response.
-enum Admitted<B: Body> {
-    /// Store it.
-    Store(Admission),
-    /// Send it on untouched.
-    Pass(Response<ResponseBody<B>>),
-}
-
-/// A response to store, and where.
-struct Admission {
-    stored: Arc<StoredResponse>,
-    ttl: Duration,
-    primary: String,
-    /// The request headers the response varies on (its own `Vary`, less the layer's).
-    vary: Vec<HeaderName>,
-    /// The key of its variant, when it varies.
-    secondary: Option<String>,
-}
-
-/// Whether HTTP and the layer allow storing `response` (the answer to a request with
-/// `headers`); if so its body is collected.
-async fn admit<B: Body>(
-    config: &Config,
-    primary: &str,
-    headers: &HeaderMap,
-    response: Response<B>,
-) -> Admitted<B> {
-    let ttl = match policy::lifetime(config, &response) {
-        Ok(ttl) => ttl,
-        Err(reason) => {
-            tracing::debug!(target: LOG_TARGET, key = %primary, "response not stored: {reason}");
-            let mut response = response.map(ResponseBody::untouched);
-            mark_miss(response.headers_mut());
-            return Admitted::Pass(response);
-        }
-    };
-    let vary: Vec<HeaderName> = policy::vary(response.headers())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|name| !config.vary_headers.contains(name))
-        .collect();
-    let (mut parts, body) = response.into_parts();
-    let data = match body::collect(body, config.max_body_size).await {
-        Collected::Complete(data) => data,
-        Collected::Incomplete(body) => {
-            tracing::debug!(target: LOG_TARGET, key = %primary, "response not stored: its body is over the limit, failed or has trailers");
-            let mut response = Response::from_parts(parts, body);
-            mark_miss(response.headers_mut());
-            return Admitted::Pass(response);
-        }
-    };
-    policy::strip_hop_by_hop(&mut parts.headers);
-    let stored = Arc::new(StoredResponse {
-        status: parts.status,
-        headers: parts.headers,
-        body: data,
-        stored_at: now_millis(),
-        varied: vary
-            .iter()
-            .map(|name| (name.clone(), combined(headers, name)))
-            .collect(),
-    });
-    let secondary = (!vary.is_empty()).then(|| key::secondary(primary, &vary, headers));
-    Admitted::Store(Admission {
-        stored,
-        ttl,
-        primary: primary.to_owned(),
-        vary,
-        secondary,
-    })
-}
-
-impl Admission {
-    /// Where the response itself goes: its variant's key, or the primary key.
-    fn target(&self) -> &str {
-        self.secondary.as_deref().unwrap_or(&self.primary)
-    }
-
-    /// The response to send for the request that loaded it.
-    fn response<B: Body>(&self) -> Response<ResponseBody<B>> {
-        self.stored.replay(Source::Miss, false, ResponseBody::full)
-    }
-
-    /// Stores the response as a load of `ticket`'s key, which only an invalidation-free
-    /// load may fill. When the response varies and the load is of the primary key (the
-    /// first request for it), the variant is written first and the marker filled after, so
-    /// that the variant is reachable only through a marker no invalidation preceded; it is
-    /// removed again if the fill is refused.
-    async fn fill<B: Body>(
-        self,
-        config: &Config,
-        ticket: Ticket<'_>,
-    ) -> (Arc<StoredResponse>, Response<ResponseBody<B>>, Filled) {
-        let cache = &config.cache;
-        let response = self.response();
-        let stored = Arc::clone(&self.stored);
-        let entry = Entry::Response(Arc::clone(&self.stored));
-        let filled = if ticket.key() == self.target() {
-            ticket.fill(&entry, Some(self.ttl)).await
-        } else if ticket.key() == self.primary {
-            let variant = self.target();
-            lookup::store(cache, variant, &entry, self.ttl).await;
-            let marker = Entry::Vary(self.vary.as_slice().into());
-            let filled = ticket.fill(&marker, Some(self.ttl)).await;
-            if filled != Filled::Stored {
-                cache.delete_quietly(variant).await;
-            }
-            filled
-        } else {
-            // The response's `Vary` is not the one its marker announced: store afresh.
-            let filled = ticket.skip().await;
-            self.write(cache).await;
-            filled
-        };
-        (stored, response, filled)
-    }
-
-    /// Stores the response outside any load (a refresh the request asked for).
-    async fn refresh<B: Body>(self, config: &Config) -> Response<ResponseBody<B>> {
-        let response = self.response();
-        self.write(&config.cache).await;
-        response
-    }
-
-    async fn write(self, cache: &crate::Cache) {
-        let entry = Entry::Response(Arc::clone(&self.stored));
-        match &self.secondary {
-            None => lookup::store(cache, &self.primary, &entry, self.ttl).await,
-            Some(secondary) => {
-                let marker = Entry::Vary(self.vary.into());
-                lookup::store(cache, &self.primary, &marker, self.ttl).await;
-                lookup::store(cache, secondary, &entry, self.ttl).await;
-            }
-        }
-    }
-}
-
-fn mark_miss(headers: &mut HeaderMap) {
-    headers.insert(X_CACHE, HeaderValue::from_static("MISS"));
 }

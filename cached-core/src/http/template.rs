@@ -16,6 +16,8 @@ use super::key;
 ///   the path for `{*name}`);
 /// - `{method}`: the method (`GET`; a `HEAD` request renders `GET`, since it is answered from
 ///   the `GET` entry);
+/// - `{host}`: the request's host (its `Host` header, lowercased); a template without it
+///   gives every host the same key, which is right only when the route serves one site;
 /// - `{path}`: the whole path;
 /// - `{query}`: the query, its parameters sorted by name;
 /// - `{query.name}`: the value of the query parameter `name` (empty when absent).
@@ -55,6 +57,7 @@ enum Segment {
 enum Part {
     Literal(String),
     Method,
+    Host,
     Path,
     Query,
     QueryParam(String),
@@ -113,6 +116,7 @@ impl KeyTemplate {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Method => out.push_str(method),
+                Part::Host => key::push_host(&mut out, request),
                 Part::Path => key::push_path(&mut out, request.uri.path()),
                 Part::Query => key::push_query(&mut out, request.uri.query().unwrap_or("")),
                 Part::QueryParam(name) => {
@@ -217,6 +221,7 @@ fn placeholder(name: &str, route: &[Segment]) -> Result<Part, String> {
     });
     let builtin = match name {
         "method" => Some(Part::Method),
+        "host" => Some(Part::Host),
         "path" => Some(Part::Path),
         "query" => Some(Part::Query),
         _ => match name.strip_prefix("query.") {

@@ -1,6 +1,7 @@
 //! Entries as byte-oriented backends (Redis, custom) store them: JSON with the status, the
 //! headers as `[name, value]` pairs and the body, each value and the body written as a JSON
-//! string when it is UTF-8 (nearly free for text) and as `{"base64": "..."}` otherwise. A
+//! string when it is UTF-8 (nearly free for text) and as `{"base64": "..."}` otherwise, and
+//! the freshness fixed on arrival as `[initial_age, fresh_for, swr, sie]`. A
 //! value that does not decode into a valid response is an error, read as a miss.
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::entry::{Entry, StoredResponse};
+use super::freshness::Freshness;
 
 /// The serialized form.
 #[derive(Serialize)]
@@ -26,6 +28,7 @@ enum WireOut<'a> {
         body: Octets<'a>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         varied: Vec<(&'a str, Option<Octets<'a>>)>,
+        freshness: [u64; 4],
     },
     Vary(Vec<&'a str>),
 }
@@ -40,6 +43,9 @@ enum WireIn {
         body: OctetsIn,
         #[serde(default)]
         varied: Vec<(String, Option<OctetsIn>)>,
+        /// Absent from entries written before freshness was stored: they are stale.
+        #[serde(default)]
+        freshness: [u64; 4],
     },
     Vary(Vec<String>),
 }
@@ -103,6 +109,15 @@ impl Serialize for Entry {
                         (name.as_str(), value.as_ref().map(|v| Octets(v.as_bytes())))
                     })
                     .collect(),
+                freshness: {
+                    let f = &response.freshness;
+                    [
+                        f.initial_age,
+                        f.fresh_for,
+                        f.stale_while_revalidate,
+                        f.stale_if_error,
+                    ]
+                },
             },
         }
         .serialize(serializer)
@@ -123,6 +138,13 @@ impl<'de> Deserialize<'de> for Entry {
                 headers,
                 body,
                 varied,
+                freshness:
+                    [
+                        initial_age,
+                        fresh_for,
+                        stale_while_revalidate,
+                        stale_if_error,
+                    ],
             } => {
                 let status = StatusCode::from_u16(status).map_err(D::Error::custom)?;
                 let mut map = HeaderMap::with_capacity(headers.len());
@@ -141,6 +163,12 @@ impl<'de> Deserialize<'de> for Entry {
                     body: body.into_bytes()?,
                     stored_at,
                     varied,
+                    freshness: Freshness {
+                        initial_age,
+                        fresh_for,
+                        stale_while_revalidate,
+                        stale_if_error,
+                    },
                 })))
             }
         }
@@ -181,6 +209,7 @@ mod tests {
         assert_eq!(a.body, b.body);
         assert_eq!(a.stored_at, b.stored_at);
         assert_eq!(a.varied, b.varied);
+        assert_eq!(a.freshness, b.freshness);
     }
 
     #[test]

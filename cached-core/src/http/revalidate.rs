@@ -1,0 +1,168 @@
+//! Loading a response after a miss or for a stale entry, once per key among concurrent
+//! requests (through the cache's load path): the inner service asked unconditionally, or,
+//! for a stale entry with a validator, whether it changed (a `304` refreshes the entry); a
+//! failure answered with the stale entry while `stale-if-error` allows.
+
+use std::sync::Arc;
+
+use ::http::header::HeaderMap;
+use ::http::{Request, Response, StatusCode};
+use http_body::Body;
+use tower_service::Service;
+
+use super::admit::{Admitted, admit, freshen};
+use super::body::ResponseBody;
+use super::conditional;
+use super::entry::{Entry, Source, StoredResponse, now_millis};
+use super::freshness::Exchange;
+use super::lookup;
+use super::service::pass;
+use super::settings::Config;
+use crate::cache::{Flown, Loaded, Ticket};
+
+/// What one request in flight shares with the others for the same key.
+#[derive(Clone)]
+enum Shared {
+    /// The stored response.
+    Stored(Arc<StoredResponse>),
+    /// Nothing was stored: each waiting request calls the inner service itself.
+    Pass,
+}
+
+/// The answer to a request with `headers` from `stored`: `304 Not Modified` when the
+/// request's conditions say it has this response already, otherwise the response (without
+/// a body for `HEAD`).
+pub(crate) fn answer<B: Body>(
+    stored: &StoredResponse,
+    source: Source,
+    head: bool,
+    headers: &HeaderMap,
+) -> Response<ResponseBody<B>> {
+    if conditional::not_modified(stored, headers) {
+        conditional::replay_not_modified(stored, source, ResponseBody::full)
+    } else {
+        stored.replay(source, head, ResponseBody::full)
+    }
+}
+
+/// Loads the response for `key` once for every concurrent request, through the cache's
+/// load path: the first one calls the inner service (asking whether `stale` changed, when
+/// it has a validator); the others get what it stored, or call the inner service themselves
+/// when nothing was stored (or the stored response varies on a header they differ in). A
+/// response another load stored meanwhile is taken when it is fresh for `max_age` (the
+/// request's own `max-age`).
+pub(crate) async fn load_once<S, ReqBody, ResBody>(
+    config: &Config,
+    mut inner: S,
+    request: Request<ReqBody>,
+    primary: &str,
+    key: &str,
+    stale: Option<Arc<StoredResponse>>,
+    max_age: Option<u64>,
+) -> Result<Response<ResponseBody<ResBody>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    let headers = request.headers().clone();
+    let mut waiting = Some(request);
+    let flown = {
+        let (waiting, inner, headers) = (&mut waiting, &mut inner, &headers);
+        let accept = |entry: Entry| lookup::fresh(entry, headers, max_age).map(Shared::Stored);
+        config
+            .cache
+            .load(key, accept, None, |ticket| async move {
+                let request = waiting.take().expect("only the leader calls the service");
+                lead(config, inner, request, primary, headers, stale, ticket).await
+            })
+            .await
+    };
+    let shared = match flown {
+        Flown::Own(response) => return response,
+        Flown::Shared(shared) => shared,
+    };
+    let request = waiting.expect("a request that did not lead is still waiting");
+    match shared {
+        Shared::Stored(stored) if stored.selected_by(request.headers()) => {
+            Ok(answer(&stored, Source::Hit, false, request.headers()))
+        }
+        _ => pass(&mut inner, request).await,
+    }
+}
+
+type Led<B, E> = Loaded<Shared, Result<Response<ResponseBody<B>>, E>>;
+
+/// The leader's load: the inner service's answer stored (or the stale entry refreshed by a
+/// `304`), or the stale entry when the inner service fails and `stale-if-error` allows.
+async fn lead<S, ReqBody, ResBody>(
+    config: &Config,
+    inner: &mut S,
+    mut request: Request<ReqBody>,
+    primary: &str,
+    headers: &HeaderMap,
+    stale: Option<Arc<StoredResponse>>,
+    ticket: Ticket<'_>,
+) -> Led<ResBody, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    let validated = stale.as_ref().filter(|stale| stale.has_validator());
+    if let Some(stale) = validated {
+        conditional::ask_for_changes(request.headers_mut(), stale);
+    }
+    let requested_at = now_millis();
+    let result = inner.call(request).await;
+    let exchange = Exchange {
+        requested_at,
+        received_at: now_millis(),
+    };
+    let serve_stale = |failed: bool| {
+        stale
+            .as_ref()
+            .filter(|stale| failed && stale.serves_on_error(exchange.received_at))
+    };
+    let response = match result {
+        Err(error) => {
+            if let Some(stale) = serve_stale(true) {
+                let response = answer(stale, Source::Stale, false, headers);
+                return Loaded::alone(Ok(response), ticket.skip().await);
+            }
+            return Loaded::alone(Err(error), ticket.skip().await);
+        }
+        Ok(response) => response,
+    };
+    if let Some(stale) = serve_stale(response.status().is_server_error()) {
+        let answered = answer(stale, Source::Stale, false, headers);
+        return Loaded::alone(Ok(answered), ticket.skip().await);
+    }
+    if response.status() == StatusCode::NOT_MODIFIED
+        && let Some(stale) = validated
+    {
+        return match freshen(config, stale, response.headers(), exchange) {
+            Some((fresh, ttl)) => {
+                let filled = ticket
+                    .fill(&Entry::Response(Arc::clone(&fresh)), Some(ttl))
+                    .await;
+                let answered = answer(&fresh, Source::Revalidated, false, headers);
+                Loaded::new(Ok(answered), Some(Shared::Stored(fresh)), filled)
+            }
+            None => {
+                config.cache.delete_quietly(ticket.key()).await;
+                let answered = answer(stale, Source::Revalidated, false, headers);
+                Loaded::alone(Ok(answered), ticket.skip().await)
+            }
+        };
+    }
+    match admit(config, primary, headers, response, exchange).await {
+        Admitted::Store(admission) => {
+            let stored = Arc::clone(&admission.stored);
+            let response = admission.response();
+            let filled = admission.fill(config, ticket).await;
+            Loaded::new(Ok(response), Some(Shared::Stored(stored)), filled)
+        }
+        Admitted::Pass(response) => {
+            Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
+        }
+    }
+}
