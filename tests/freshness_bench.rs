@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use cached_bench::histogram::Histogram;
 use cached_core::{Cache, Freshness};
 use cached_tests::redis_server::RedisServer;
-use cached_tests::timing::median;
+use cached_tests::timing::{median, runtime};
 
 tokio::task_local! {
     static CALLER: ();
@@ -171,11 +171,7 @@ async fn tag_costs(backend: &str, cache: &Cache, ops: usize) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let server = RedisServer::start();
         let caches = [

@@ -425,16 +425,10 @@ async fn two_real_processes_invalidation_wins() {
     };
     started.notified().await;
     let url = server.url();
-    let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["second_process", "--exact", "--ignored", "--quiet"])
-            .env(CHILD_URL, url)
-            .status()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(status.success(), "the second process failed");
+    assert!(
+        cached_tests::run_second_process("second_process", CHILD_URL, url).await,
+        "the second process failed"
+    );
     release.notify_one();
     assert_eq!(held.await.unwrap(), 0, "the held call gets its own load");
     assert_eq!(

@@ -669,16 +669,10 @@ async fn a_write_in_another_os_process_reaches_the_near_cache() {
     );
     assert_eq!(near.stats().near_hits, hits + 1);
     let url = server.url();
-    let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["writing_process", "--exact", "--ignored", "--quiet"])
-            .env(CHILD_URL, url)
-            .status()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(status.success(), "the second process failed");
+    assert!(
+        cached_tests::run_second_process("writing_process", CHILD_URL, url).await,
+        "the second process failed"
+    );
     assert_eq!(
         read_until(&near, "k", Some("from the child"))
             .await

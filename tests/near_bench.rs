@@ -19,7 +19,7 @@ use cached_bench::alloc::Counting;
 use cached_bench::posts::{Post, posts};
 use cached_core::{Cache, CacheConfig, CacheSettings, cached};
 use cached_tests::redis_server::RedisServer;
-use cached_tests::timing::{concurrent, median, sequential};
+use cached_tests::timing::{concurrent, median, runtime, sequential};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -327,11 +327,7 @@ async fn propagation(server: &RedisServer) {
 
 fn main() {
     let server = RedisServer::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         memory(&server).await;
         Counting::stop();

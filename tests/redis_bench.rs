@@ -22,7 +22,7 @@ use std::time::Duration;
 use cached_bench::posts::{Post, posts};
 use cached_core::{Cache, CacheConfig, CacheSettings, cached};
 use cached_tests::redis_server::RedisServer;
-use cached_tests::timing::{concurrent, median, sequential};
+use cached_tests::timing::{concurrent, median, runtime, sequential};
 use redis::aio::ConnectionManager;
 
 const ROUNDS: usize = 301;
@@ -406,11 +406,7 @@ async fn down(mut dead: RedisServer) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let (server, dead) = (RedisServer::start(), RedisServer::start());
     let cache = configure_caches(&server, &dead);
     runtime.block_on(async move {

@@ -26,6 +26,21 @@ pub async fn outlive_short_ttl() {
     tokio::time::sleep(SHORT_TTL + Duration::from_millis(100)).await;
 }
 
+/// Runs the ignored test `test` of the current test binary as a second OS process, with
+/// the environment variable `env` set to `value`; returns whether it passed.
+pub async fn run_second_process(test: &'static str, env: &'static str, value: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args([test, "--exact", "--ignored", "--quiet"])
+            .env(env, value)
+            .status()
+            .expect("the test binary runs again")
+            .success()
+    })
+    .await
+    .expect("the second process was waited for")
+}
+
 /// Deterministic random streams and Zipf's law: the benchmarks' own, so that tests and
 /// benchmarks draw the same workloads.
 pub use cached_bench::workload::{SplitMix, Zipf};

@@ -47,3 +47,12 @@ where
     }
     (ops / tasks * tasks) as f64 / started.elapsed().as_secs_f64()
 }
+
+/// The runtime the benchmarks run on: two workers, as many as the machine's cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}

@@ -266,8 +266,12 @@ impl RedisStore {
     /// share one), skipping the primaries whose circuit is open, and
     /// [`BackendError::Partial`] naming them.
     pub(crate) async fn delete_many(&self, keys: &[&str]) -> Result<usize, BackendError> {
-        let keys: Vec<Cow<'_, str>> = keys.iter().map(|key| self.key(key)).collect();
-        self.unlink(keys.iter().map(|key| key.as_bytes())).await
+        let full: Vec<Cow<'_, str>> = keys.iter().map(|key| self.key(key)).collect();
+        let removed = self.unlink(full.iter().map(|key| key.as_bytes())).await;
+        for key in keys {
+            self.forget(key);
+        }
+        removed
     }
 
     /// Unlinks `keys` (prefixed): see [`delete_many`](RedisStore::delete_many).
@@ -282,11 +286,6 @@ impl RedisStore {
                 unlink.arg(*key);
             }
             let result = self.query::<usize>(slot.via(), &unlink).await;
-            if let Some(near) = &self.near {
-                for key in &group {
-                    near.invalidate_full(key);
-                }
-            }
             partial.add(result, || self.circuits.for_slot(slot.0).node.clone())?;
         }
         partial.finish()
@@ -320,7 +319,21 @@ impl RedisStore {
         self.delete_matching(pattern, Internal::Kept).await
     }
 
+    /// Removes the keys matching `pattern` on every primary, then the near cache's copies of
+    /// them (whatever Redis answered: a failed call may still have removed keys).
     async fn delete_matching(
+        &self,
+        pattern: &str,
+        internal: Internal,
+    ) -> Result<usize, BackendError> {
+        let removed = self.unlink_everywhere(pattern, internal).await;
+        if let Some(near) = &self.near {
+            near.invalidate_matching(pattern);
+        }
+        removed
+    }
+
+    async fn unlink_everywhere(
         &self,
         pattern: &str,
         internal: Internal,
@@ -334,9 +347,6 @@ impl RedisStore {
                 .await;
             partial.add(result, || node)?;
         }
-        if let Some(near) = &self.near {
-            near.invalidate_matching(pattern);
-        }
         partial.finish()
     }
 
@@ -347,15 +357,21 @@ impl RedisStore {
         if !self.prefix.is_empty() {
             return self.delete_matching("*", Internal::Removed).await.map(drop);
         }
+        let flushed = self.flush_everywhere().await;
+        if let Some(near) = &self.near {
+            near.reset();
+        }
+        flushed
+    }
+
+    /// `FLUSHDB ASYNC` on every primary.
+    async fn flush_everywhere(&self) -> Result<(), BackendError> {
         let mut partial = Partial::default();
         for (node, slot) in self.primaries() {
             let result = self
                 .query::<Value>(via(slot), cmd("FLUSHDB").arg("ASYNC"))
                 .await;
             partial.add(result.map(|_| 0), || node)?;
-        }
-        if let Some(near) = &self.near {
-            near.reset();
         }
         partial.finish().map(drop)
     }

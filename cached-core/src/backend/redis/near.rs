@@ -168,7 +168,7 @@ impl Near {
                 Some(Value::Array(keys)) => {
                     for key in keys {
                         if let Value::BulkString(key) = key {
-                            self.invalidate_full(key);
+                            self.invalidate_pushed(key);
                         }
                     }
                 }
@@ -179,9 +179,9 @@ impl Near {
         }
     }
 
-    /// Invalidates a key as Redis names it (with the cache's prefix); other keys are not
-    /// this cache's.
-    pub(crate) fn invalidate_full(&self, key: &[u8]) {
+    /// Invalidates a key as the server names it (with the cache's prefix); other keys are
+    /// not this cache's.
+    fn invalidate_pushed(&self, key: &[u8]) {
         let Some(key) = key.strip_prefix(&*self.prefix) else {
             return;
         };

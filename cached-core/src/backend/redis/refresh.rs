@@ -9,7 +9,6 @@
 use serde::de::DeserializeOwned;
 
 use super::RedisStore;
-use super::call::Via;
 use super::failure::Failure;
 use super::lease;
 use crate::codec::DecodeError;
@@ -29,17 +28,7 @@ impl RedisStore {
     ) -> Result<Aged<T>, BackendError> {
         let full = self.key(key);
         let full: &str = &full;
-        let reply = self
-            .call(Via::Key(full), |mut conn| async move {
-                redis::pipe()
-                    .cmd("GET")
-                    .arg(full)
-                    .cmd("PTTL")
-                    .arg(full)
-                    .query_async::<(Option<Vec<u8>>, i64)>(&mut conn)
-                    .await
-            })
-            .await;
+        let reply = self.get_with_pttl(full, false).await;
         let (bytes, pttl) = match reply {
             Ok((Some(bytes), _)) if lease::is_lease(&bytes) => (None, -2),
             Ok(reply) => reply,

@@ -1,4 +1,5 @@
-//! The read that fills a near cache: `CLIENT TRACKING ON`, `GET` and `PTTL` in one pipeline,
+//! The read that fills a near cache: `CLIENT TRACKING ON`, `GET` and `PTTL` in one pipeline
+//! (the same `GET` and `PTTL` that tell a [`Freshness`](crate::Freshness) read an entry's age),
 //! so that the connection that answers tracks the key (whichever connection that is), and
 //! the copy lives no longer than the key (see `near.rs`).
 //!
@@ -34,22 +35,7 @@ impl RedisStore {
         let ticket = near.ticket(key);
         let full = self.key(key);
         let full: &str = &full;
-        let reply = self
-            .call(Via::Key(full), |mut conn| async move {
-                redis::pipe()
-                    .cmd("CLIENT")
-                    .arg("TRACKING")
-                    .arg("ON")
-                    .arg("NOLOOP")
-                    .ignore()
-                    .cmd("GET")
-                    .arg(full)
-                    .cmd("PTTL")
-                    .arg(full)
-                    .query_async::<(Option<Vec<u8>>, i64)>(&mut conn)
-                    .await
-            })
-            .await;
+        let reply = self.get_with_pttl(full, true).await;
         let (bytes, pttl) = match reply {
             Ok(reply) => reply,
             Err(Failure::Redis(error)) if !unreachable(&error) => return Ok(None),
@@ -75,5 +61,31 @@ impl RedisStore {
             }
         }
         Ok(Some(lookup))
+    }
+
+    /// `GET` and `PTTL` of `full` (a prefixed key) in one pipeline; with `track`, after
+    /// `CLIENT TRACKING ON NOLOOP` on the same connection (see the module documentation).
+    pub(super) async fn get_with_pttl(
+        &self,
+        full: &str,
+        track: bool,
+    ) -> Result<(Option<Vec<u8>>, i64), Failure> {
+        self.call(Via::Key(full), |mut conn| async move {
+            let mut pipe = redis::pipe();
+            if track {
+                pipe.cmd("CLIENT")
+                    .arg("TRACKING")
+                    .arg("ON")
+                    .arg("NOLOOP")
+                    .ignore();
+            }
+            pipe.cmd("GET")
+                .arg(full)
+                .cmd("PTTL")
+                .arg(full)
+                .query_async(&mut conn)
+                .await
+        })
+        .await
     }
 }
