@@ -345,3 +345,133 @@ async fn commands_across_nodes_skip_a_dead_primary_and_name_it() {
         })
     ));
 }
+
+/// Slots migrating between primaries while four tasks read and write, moved as `redis-cli
+/// --cluster reshard` moves them (`SETSLOT IMPORTING`/`MIGRATING`, `MIGRATE` of the keys,
+/// then `SETSLOT NODE`), one key at a time with a pause, so that for a second the keys of
+/// each slot are split between the two nodes: a key already moved is answered `ASK` by its
+/// old node and asked of the new one after `ASKING`; a command on keys split between the
+/// two gets `TRYAGAIN` and is tried again. No caller sees an error, every read returns the
+/// last value its task wrote (or a miss, never an older one), and hits go on throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_migrating_under_load_cost_no_error_and_no_stale_value() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const KEYS: usize = 120;
+    /// Keys in four hash slots (their hash tags), thirty keys each.
+    fn key(i: usize) -> String {
+        format!("{{t{}}}k{i}", i % 4)
+    }
+
+    let cluster = Arc::new(RedisCluster::start());
+    let cache = cluster.cache("mig:");
+    for i in 0..KEYS {
+        cache.set(&key(i), &(i, 0_u64), None).await.unwrap();
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..4)
+        .map(|task| {
+            let (cache, stop) = (cache.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                let (mut hits, mut stale, mut version) = (0_u64, 0_u64, 0_u64);
+                // Each task owns every fourth key: what it last wrote is what it must read.
+                let mine: Vec<usize> = (task..KEYS).step_by(4).collect();
+                let mut last = vec![0_u64; KEYS];
+                while !stop.load(Ordering::Relaxed) {
+                    version += 1;
+                    for &i in &mine {
+                        match cache.get::<(usize, u64)>(&key(i)).await {
+                            Ok(Some((_, seen))) if seen == last[i] => hits += 1,
+                            Ok(Some(_)) => stale += 1,
+                            Ok(None) => {}
+                            Err(error) => errors.push(format!("get: {error}")),
+                        }
+                        match cache.set(&key(i), &(i, version), None).await {
+                            Ok(()) => last[i] = version,
+                            Err(error) => errors.push(format!("set: {error}")),
+                        }
+                        let loaded_key = format!("{}:loaded", key(i));
+                        let loaded = cache
+                            .get_or_set(&loaded_key, || async move { i }, None)
+                            .await;
+                        assert_eq!(loaded, i);
+                        if i % 5 == 0 {
+                            let pair = [loaded_key, format!("{}:other", key(i))];
+                            if let Err(error) = cache.delete_many(&pair).await {
+                                errors.push(format!("delete_many: {error}"));
+                            }
+                        }
+                    }
+                }
+                (hits, stale, errors)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let migrating = Arc::clone(&cluster);
+    let moved = tokio::task::spawn_blocking(move || {
+        (0..4)
+            .map(|tag| migrate_slot(&migrating, &format!("mig:{{t{tag}}}")))
+            .sum::<usize>()
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let (mut hits, mut stale, mut errors) = (0, 0, Vec::new());
+    for task in tasks {
+        let (h, s, e) = task.await.unwrap();
+        hits += h;
+        stale += s;
+        errors.extend(e);
+    }
+    assert!(moved >= KEYS, "the slots' keys moved one by one: {moved}");
+    assert!(errors.is_empty(), "caller-visible errors: {errors:?}");
+    assert_eq!(stale, 0, "stale values read");
+    assert!(hits > KEYS as u64, "hits went on: {hits}");
+    assert_eq!(cache.stats().errors, 0);
+}
+
+/// Moves the slot of `key` to the next primary, one key at a time with a pause; returns how
+/// many keys were moved.
+fn migrate_slot(cluster: &RedisCluster, key: &str) -> usize {
+    let nodes = cluster.nodes();
+    let from_port = cluster.primary_of(0, key);
+    let from = nodes.iter().position(|n| n.port() == from_port).unwrap();
+    let to = (from + 1) % nodes.len();
+    let (source, target) = (&nodes[from], &nodes[to]);
+    let slot = source.cli(&["CLUSTER", "KEYSLOT", key]);
+    let (source_id, target_id) = (
+        source.cli(&["CLUSTER", "MYID"]),
+        target.cli(&["CLUSTER", "MYID"]),
+    );
+    assert_eq!(
+        target.cli(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &source_id]),
+        "OK"
+    );
+    assert_eq!(
+        source.cli(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id]),
+        "OK"
+    );
+    let target_port = target.port().to_string();
+    let mut moved = 0;
+    loop {
+        let next = source.cli(&["CLUSTER", "GETKEYSINSLOT", &slot, "1"]);
+        if next.is_empty() {
+            break;
+        }
+        let reply = source.cli(&["MIGRATE", "127.0.0.1", &target_port, &next, "0", "5000"]);
+        assert!(reply == "OK" || reply == "NOKEY", "MIGRATE: {reply}");
+        moved += 1;
+        std::thread::sleep(Duration::from_millis(8));
+    }
+    for node in nodes {
+        node.cli(&["CLUSTER", "SETSLOT", &slot, "NODE", &target_id]);
+    }
+    moved
+}

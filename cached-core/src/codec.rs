@@ -98,6 +98,12 @@ pub enum Protection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeError(String);
 
+impl EncodeError {
+    pub(crate) fn new(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

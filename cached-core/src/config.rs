@@ -75,6 +75,10 @@ pub struct CacheConfig {
     /// How long a Redis load waits for another process's load of the same key before it
     /// loads by itself (default 250 ms; zero never waits).
     pub lease_wait: Option<Duration>,
+    /// Redis: the largest value, in bytes as stored, that a write sends; a larger one is
+    /// refused before it is sent. Default: the server's own limit (`proto-max-bulk-len`,
+    /// read when a connection is made; 512 MB when the server does not say).
+    pub max_value_size: Option<usize>,
     /// How values are serialized in Redis or a custom backend (default JSON).
     pub codec: Option<Codec>,
     /// Compresses (LZ4) stored values whose encoding is longer than this many bytes.
@@ -149,6 +153,7 @@ impl CacheConfig {
             breaker_cooldown: None,
             lease_ttl: None,
             lease_wait: None,
+            max_value_size: None,
             codec: None,
             compress_above: None,
             encryption: None,
@@ -195,11 +200,25 @@ impl CacheConfig {
     ///
     /// # Redis caches
     ///
-    /// - **Connection.** One multiplexed connection per cache (redis-rs `ConnectionManager`),
-    ///   or on a cluster one per primary, made on first use and remade when it breaks; no
-    ///   pool. It serves every tokio runtime of the process: when the runtime that made it is
-    ///   dropped, the next call makes a new one on its own runtime. Calls must come from
-    ///   within a tokio runtime.
+    /// - **Connection.** One multiplexed connection per cache (redis-rs
+    ///   `MultiplexedConnection`), or on a cluster one per primary, made on first use and
+    ///   remade when it breaks; no pool. Connections do their I/O on a thread of the
+    ///   library's own (`cached-redis-io`), so they serve every tokio runtime of the process
+    ///   and outlive each: a runtime that ends (a `#[tokio::test]` returning, a command-line
+    ///   program's runtime per command) takes no connection, no call in flight and no
+    ///   near-cache invalidation with it. Calls must come from within a tokio runtime, which
+    ///   awaits and times out their replies.
+    /// - **Refusals.** When Redis answers but refuses (`NOPERM`: the cache's user lacks
+    ///   `+@scripting`, `+@keyspace` or, for a near cache, `+client|tracking`; `READONLY`: the
+    ///   cache points at a replica; `OOM`: `maxmemory` reached under `noeviction`;
+    ///   `MISCONF`: persistence failed), calls fail open and count an error each, and the
+    ///   cause is logged at `warn` once per cache with the server's message and what to
+    ///   change. Run a cache's Redis with `maxmemory-policy allkeys-lru` or `volatile-lru`.
+    /// - **Value size.** A value larger than `max_value_size` (default: the server's
+    ///   `proto-max-bulk-len`, read as each connection is made, 512 MB unless configured
+    ///   otherwise) is refused by `set` with [`Error::Encode`](crate::Error::Encode) naming
+    ///   both sizes, and a load's such value is returned uncached; nothing is sent, so no
+    ///   other call on the connection fails with it and no lease is left behind.
     /// - **Timeouts.** `connect_timeout` (default 250 ms) bounds a connection attempt and
     ///   `response_timeout` (default 100 ms) a reply; a timed-out call fails with
     ///   [`BackendError::Timeout`](crate::BackendError::Timeout).
@@ -241,7 +260,10 @@ impl CacheConfig {
     ///   names the nodes whose circuit is open. Redis itself refuses every command
     ///   (`CLUSTERDOWN`) from when it declares a primary failed until a replica takes over,
     ///   unless the cluster runs with `cluster-require-full-coverage no`, which a cache
-    ///   cluster should. All nodes share one password and database 0.
+    ///   cluster should. While slots migrate (`redis-cli --cluster reshard`), a key that
+    ///   moved already is asked of the node importing it (`ASK`, then `ASKING`), and a
+    ///   command on several keys split between the two nodes goes key by key, so callers
+    ///   see no error. All nodes share one password and database 0.
     /// - **Invalidations during an outage.** A `delete`, `delete_many`, `delete_pattern` or
     ///   `clear` (or an `#[invalidates]`) that Redis does not confirm returns (or logs) its
     ///   error, and is remembered: until it is replayed, this process reads the keys it
@@ -363,6 +385,13 @@ impl CacheConfig {
     pub fn with_leases(mut self, lease_ttl: Duration, lease_wait: Duration) -> Self {
         self.lease_ttl = Some(lease_ttl);
         self.lease_wait = Some(lease_wait);
+        self
+    }
+
+    /// Refuses, before sending them, Redis writes of values larger than `bytes` as stored
+    /// (see [`max_value_size`](CacheConfig::max_value_size)).
+    pub fn with_max_value_size(mut self, bytes: usize) -> Self {
+        self.max_value_size = Some(bytes);
         self
     }
 
@@ -538,6 +567,7 @@ impl CacheSettings {
                     "breaker_cooldown" => millis(&value).map(|d| config.breaker_cooldown = Some(d)),
                     "lease_ttl" => millis(&value).map(|d| config.lease_ttl = Some(d)),
                     "lease_wait" => millis_or_zero(&value).map(|d| config.lease_wait = Some(d)),
+                    "max_value_size" => positive(&value).map(|n| config.max_value_size = Some(n)),
                     "codec" => string(&value).and_then(|name| {
                         Codec::from_name(&name)
                             .map(|c| config.codec = Some(c))

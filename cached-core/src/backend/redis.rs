@@ -14,9 +14,12 @@ mod circuits;
 mod cluster;
 mod connection;
 mod failure;
+mod io;
 mod lease;
+mod limit;
 mod near;
 mod refresh;
+mod refusal;
 mod scripts;
 mod settings;
 mod tags;
@@ -30,7 +33,7 @@ use redis::{Value, cmd};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{self, DecodeError, ValueFormat};
+use crate::codec::{self, DecodeError, EncodeError, ValueFormat};
 use crate::error::BackendError;
 use crate::glob;
 use crate::key;
@@ -41,7 +44,9 @@ use call::Via;
 use circuits::Circuits;
 use connection::Connections;
 use failure::{Failure, not_an_integer, overflowed};
+use limit::ValueLimit;
 use near::Near;
+use refusal::Refusals;
 
 pub(crate) use settings::build;
 
@@ -97,6 +102,10 @@ pub(crate) struct RedisStore {
     response_timeout: Duration,
     leases: Leases,
     format: ValueFormat,
+    /// The largest value a write sends (see `redis/limit.rs`).
+    limit: Arc<ValueLimit>,
+    /// The refusals logged so far (see `redis/refusal.rs`).
+    refusals: Refusals,
 }
 
 impl RedisStore {
@@ -179,16 +188,28 @@ impl RedisStore {
         self.circuits.open()
     }
 
-    /// The bytes of `value` for `key`, unless the key's circuit refuses calls: checked
-    /// first, so that a write Redis would not get costs no serialization.
+    /// The bytes of `value` for `key`, unless the key's circuit refuses calls (checked
+    /// first, so that a write Redis would not get costs no serialization) or they are more
+    /// than the server takes.
     fn encode<T: ?Sized + Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
         let key = self.key(key);
         if self.circuits.for_key(key.as_bytes()).breaker.refuses() {
             return Err(StoreError::Backend(BackendError::Unavailable));
         }
-        self.format
+        let bytes = self
+            .format
             .encode(key.as_bytes(), value)
-            .map_err(StoreError::Encode)
+            .map_err(StoreError::Encode)?;
+        let limit = self.limit.bytes();
+        if bytes.len() > limit {
+            return Err(StoreError::Encode(EncodeError::new(format!(
+                "{}: the value is {} bytes as stored, more than the {limit} bytes of {}",
+                std::any::type_name::<T>(),
+                bytes.len(),
+                self.limit.source(),
+            ))));
+        }
+        Ok(bytes)
     }
 
     /// Stores `value` at `key` for `ttl` (`SET PX`), replacing a lease (whose load then
@@ -285,7 +306,18 @@ impl RedisStore {
             for key in &group {
                 unlink.arg(*key);
             }
-            let result = self.query::<usize>(slot.via(), &unlink).await;
+            let mut result = self.query::<usize>(slot.via(), &unlink).await;
+            if group.len() > 1 && result.as_ref().is_err_and(is_split) {
+                // The slot is being migrated with its keys split between two nodes: each
+                // key alone goes to the node that holds it.
+                result = Ok(0);
+                for key in &group {
+                    let one = self
+                        .query::<usize>(slot.via(), cmd("UNLINK").arg(*key))
+                        .await;
+                    result = result.and_then(|done| one.map(|one| done + one));
+                }
+            }
             partial.add(result, || self.circuits.for_slot(slot.0).node.clone())?;
         }
         partial.finish()
@@ -607,6 +639,19 @@ impl Partial {
             })
         }
     }
+}
+
+/// Whether a command on several keys failed because their slot is being migrated, some
+/// keys moved and some not yet (`TRYAGAIN`, or a redirection still unresolved once the
+/// call's tries ran out): sent key by key, each goes to the node that holds it.
+fn is_split(error: &BackendError) -> bool {
+    use redis::ServerErrorKind::{Ask, Moved, TryAgain};
+    matches!(error, BackendError::Failed(error) if error
+    .downcast_ref::<redis::RedisError>()
+    .is_some_and(|error| matches!(
+        error.kind(),
+        redis::ErrorKind::Server(TryAgain | Ask | Moved)
+    )))
 }
 
 /// Whether a failure wraps a Redis error that means the node could not be reached.

@@ -196,6 +196,9 @@ impl Cache {
         {
             return;
         }
+        // Cleared however the replay ends, its runtime's end included, so that the next
+        // read starts it again.
+        let _replaying = Replaying(&unconfirmed.replaying);
         let entries = unconfirmed.snapshot();
         let total = entries.len();
         let mut confirmed = 0;
@@ -211,9 +214,17 @@ impl Cache {
             unconfirmed.confirm(&entry, number);
             confirmed += 1;
         }
-        unconfirmed.replaying.store(false, Ordering::Release);
         if confirmed > 0 {
             tracing::info!(target: LOG_TARGET, cache = %self.inner.name, confirmed, total, "invalidations made during the outage replayed");
         }
+    }
+}
+
+/// Marks a replay as running while it lives.
+struct Replaying<'a>(&'a AtomicBool);
+
+impl Drop for Replaying<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }

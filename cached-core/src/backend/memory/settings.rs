@@ -67,6 +67,7 @@ fn redis_fields(config: &CacheConfig) -> Vec<&'static str> {
         ("breaker_cooldown", config.breaker_cooldown.is_some()),
         ("lease_ttl", config.lease_ttl.is_some()),
         ("lease_wait", config.lease_wait.is_some()),
+        ("max_value_size", config.max_value_size.is_some()),
     ]
     .into_iter()
     .filter_map(|(field, set)| set.then_some(field))

@@ -1,24 +1,48 @@
 //! How every Redis call is made: through the circuit of the node it goes to (see
 //! `circuits.rs`), on that node's connection (a fresh one for a probe), with what happened
 //! reported to that circuit and logged with the node's name. On a cluster, a reply saying
-//! the key's slot moved sends the call once more, to the node named, and has the slot map
-//! fetched again.
+//! the key's slot moved (`MOVED`) sends the call once more, to the node named, and has the
+//! slot map fetched again; one saying the slot is being migrated and the key has gone
+//! (`ASK`) asks the importing node after `ASKING`, leaving the map alone; one asking to try
+//! again (`TRYAGAIN`: some keys of a multi-key command moved, others not yet) tries again
+//! after a pause.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, Value, cmd};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ServerErrorKind, Value, cmd};
 
 use super::RedisStore;
-use super::circuit::Tripped;
+use super::circuit::{Permit, Tripped};
 use super::circuits::Gate;
 use super::cluster::SlotMap;
-use super::connection::{Conn, Connections};
+use super::connection::{Conn, Connection, Connections};
 use super::failure::{Failure, unreachable};
 use crate::LOG_TARGET;
 use crate::error::BackendError;
 
 /// How many nodes a fetch of the slot map asks before it gives up until the next one.
 const FETCH_TRIES: usize = 3;
+
+/// The pauses before each new try of a call that a redirection or a slot in migration
+/// (`ASK`, `TRYAGAIN`) sent elsewhere or back: a migration moves a slot's keys in batches,
+/// moments apart.
+const TRY_AGAIN: [Duration; 5] = [
+    Duration::from_millis(1),
+    Duration::from_millis(5),
+    Duration::from_millis(20),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
+
+/// How a call reaches its node.
+#[derive(Clone, Copy)]
+enum Route {
+    Direct,
+    /// After `ASKING`: the node imports the key's slot.
+    Asking,
+}
 
 /// Where a call goes, which decides its node and the circuit that guards it.
 #[derive(Clone, Copy)]
@@ -70,26 +94,57 @@ impl RedisStore {
         F: Fn(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        // Replies are awaited, and timed out, on the caller's runtime (see `io.rs`).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Failure::Setup(BackendError::new(
+                "the Redis backend must be called from within a tokio runtime",
+            )));
+        }
         self.fetch_slots_if_due().await;
         let gate = match via {
             Via::Key(key) => self.circuits.for_key(key.as_bytes()),
             Via::Slot(slot) => self.circuits.for_slot(Some(slot)),
             Via::Any => self.circuits.for_slot(None),
         };
-        let result = self.call_node(&gate, None, &op).await;
-        let Err(Failure::Redis(error)) = &result else {
-            return result;
-        };
-        if error.kind() != ErrorKind::Server(ServerErrorKind::Moved) {
-            return result;
+        let mut result = self.call_node(&gate, None, Route::Direct, &op).await;
+        for (tries, pause) in TRY_AGAIN.into_iter().enumerate() {
+            let Err(Failure::Redis(error)) = &result else {
+                return result;
+            };
+            if tries > 0 {
+                // Redirected already: the nodes may not agree yet on who serves the slot.
+                tokio::time::sleep(pause).await;
+            }
+            result = match error.kind() {
+                ErrorKind::Server(kind @ (ServerErrorKind::Moved | ServerErrorKind::Ask)) => {
+                    let Some((address, _)) = error.redirect_node() else {
+                        return result;
+                    };
+                    let address = address.to_owned();
+                    let route = if kind == ServerErrorKind::Moved {
+                        // The slot has moved: the map is fetched again before the next call.
+                        self.circuits.mark_stale();
+                        Route::Direct
+                    } else {
+                        // The slot is being migrated and the key has gone already: the
+                        // importing node answers for it, this once (the map stays).
+                        Route::Asking
+                    };
+                    let gate = self.circuits.for_address(&address);
+                    self.call_node(&gate, Some(&address), route, &op).await
+                }
+                ErrorKind::Server(ServerErrorKind::TryAgain) => {
+                    // A command on several keys of a slot being migrated, some moved and
+                    // some not yet: the migration moves them within moments.
+                    if tries == 0 {
+                        tokio::time::sleep(pause).await;
+                    }
+                    self.call_node(&gate, None, Route::Direct, &op).await
+                }
+                _ => return result,
+            };
         }
-        let Some((address, _)) = error.redirect_node() else {
-            return result;
-        };
-        let address = address.to_owned();
-        self.circuits.mark_stale();
-        let gate = self.circuits.for_address(&address);
-        self.call_node(&gate, Some(&address), &op).await
+        result
     }
 
     /// Runs `op` once on the node of `gate` (or at `address`), through `gate`'s circuit.
@@ -97,6 +152,7 @@ impl RedisStore {
         &self,
         gate: &Gate<'_>,
         address: Option<&str>,
+        route: Route,
         op: &F,
     ) -> Result<T, Failure>
     where
@@ -104,10 +160,24 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>>,
     {
         let permit = gate.breaker.admit().ok_or(Failure::Open)?;
-        let conn = self
-            .connection_for(address.unwrap_or(&gate.node), permit.is_probe())
+        let connection = self
+            .connection_for(address.unwrap_or(&gate.node))
             .map_err(Failure::Setup)?;
         let node = &gate.node;
+        let conn = match if permit.is_probe() {
+            connection.renew().await
+        } else {
+            connection.get().await
+        } {
+            Ok(conn) => conn,
+            Err(Failure::Redis(error)) => return Err(self.failed(permit, node, error)),
+            Err(failure) => return Err(failure),
+        };
+        let generation = conn.generation();
+        let conn = match route {
+            Route::Direct => conn,
+            Route::Asking => conn.asking(),
+        };
         match op(conn).await {
             Ok(value) => {
                 if permit.succeeded() {
@@ -115,44 +185,52 @@ impl RedisStore {
                 }
                 Ok(value)
             }
-            Err(error) if unreachable(&error) => {
-                // The connection may have missed invalidations: the near copies go.
-                if let Some(near) = &self.near {
-                    near.reset();
-                }
-                match permit.failed(error.is_timeout()) {
-                    Tripped::Opened => {
-                        tracing::error!(target: LOG_TARGET, cache = %self.cache, %node, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
-                    }
-                    Tripped::Reopened => {
-                        tracing::warn!(target: LOG_TARGET, cache = %self.cache, %node, %error, "Redis still unreachable; circuit stays open");
-                    }
-                    Tripped::No => {}
-                }
-                Err(Failure::Redis(error))
-            }
             Err(error) => {
-                permit.succeeded();
-                Err(Failure::Redis(error))
+                if error.is_unrecoverable_error() {
+                    connection.broken(generation);
+                }
+                if unreachable(&error) {
+                    Err(self.failed(permit, node, error))
+                } else {
+                    permit.succeeded();
+                    self.refusals.note(&self.cache, node, &error);
+                    Err(Failure::Redis(error))
+                }
             }
         }
     }
 
+    /// Reports to the circuit a call that could not reach its node, and logs what that did.
+    fn failed(&self, permit: Permit<'_>, node: &str, error: RedisError) -> Failure {
+        // The connection may have missed invalidations: the near copies go.
+        if let Some(near) = &self.near {
+            near.reset();
+        }
+        match permit.failed(error.is_timeout()) {
+            Tripped::Opened => {
+                tracing::error!(target: LOG_TARGET, cache = %self.cache, %node, %error, "Redis unreachable; circuit opened, calls fail fast until a probe succeeds");
+            }
+            Tripped::Reopened => {
+                tracing::warn!(target: LOG_TARGET, cache = %self.cache, %node, %error, "Redis still unreachable; circuit stays open");
+            }
+            Tripped::No => {}
+        }
+        Failure::Redis(error)
+    }
+
     /// The connection to the server, or to the cluster node at `address` (a seed when the
-    /// slot map is not known yet); a new one for a probe, which must test the node as it is
-    /// now (see `connection.rs`).
-    fn connection_for(&self, address: &str, probe: bool) -> Result<Conn, BackendError> {
-        let connection = match &self.connections {
-            Connections::Server(connection) => return fresh_or_live(connection, probe),
+    /// slot map is not known yet).
+    fn connection_for(&self, address: &str) -> Result<Arc<Connection>, BackendError> {
+        match &self.connections {
+            Connections::Server(connection) => Ok(Arc::clone(connection)),
             Connections::Cluster(nodes) => match nodes.node(address) {
-                Ok(connection) => connection,
+                Ok(connection) => Ok(connection),
                 Err(_) => {
                     let seed = nodes.seeds().into_iter().next().unwrap_or_default();
-                    nodes.node(&seed)?
+                    nodes.node(&seed)
                 }
             },
-        };
-        fresh_or_live(&connection, probe)
+        }
     }
 
     /// Fetches a cluster's slot map when it is due (first use, a moved slot, or while a
@@ -187,10 +265,14 @@ impl RedisStore {
         };
         let mut last_error = None;
         for node in candidates.iter().take(FETCH_TRIES) {
-            let reply: RedisResult<Value> = match nodes.node(node).and_then(|c| c.get()) {
+            let conn = match nodes.node(node) {
+                Ok(connection) => connection.get().await,
+                Err(error) => Err(Failure::Setup(error)),
+            };
+            let reply: RedisResult<Value> = match conn {
                 Ok(mut conn) => cmd("CLUSTER").arg("SLOTS").query_async(&mut conn).await,
-                Err(error) => {
-                    last_error = Some(error.to_string());
+                Err(failure) => {
+                    last_error = Some(self.backend_error(failure).to_string());
                     continue;
                 }
             };
@@ -220,16 +302,5 @@ impl RedisStore {
             }
             Failure::Redis(error) => BackendError::new(error),
         }
-    }
-}
-
-fn fresh_or_live(
-    connection: &super::connection::Connection,
-    probe: bool,
-) -> Result<Conn, BackendError> {
-    if probe {
-        connection.renew()
-    } else {
-        connection.get()
     }
 }

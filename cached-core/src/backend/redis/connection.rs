@@ -1,6 +1,6 @@
-//! The connections of a Redis cache: a redis-rs `ConnectionManager` to the one server, or on
-//! a Redis Cluster one per primary, each created on first use (never while configuring) and
-//! replaced when the tokio runtime it was created on has gone.
+//! The connections of a Redis cache: one multiplexed connection to the one server, or on a
+//! Redis Cluster one per primary, each made on first use (never while configuring), on the
+//! library's own I/O runtime (see `io.rs`), and replaced when it breaks.
 //!
 //! A cluster gets a connection per node rather than redis-rs' cluster client: that client
 //! serves every node from one task, and while it recovers from a failed node (it refreshes
@@ -8,11 +8,11 @@
 //! every node. With a connection per node, routed by the cache's own slot map (see
 //! `circuits.rs`), a dead node costs only the calls for its own slots.
 //!
-//! Connections run their I/O in tasks on the runtime that created them. A test suite (or a
-//! program) may drop that runtime and go on with another; the connection's tasks die with
-//! it. So every connection carries a liveness token held by a task on its runtime: when the
-//! runtime drops the task, the token goes, and the next call builds a fresh connection on
-//! the caller's runtime instead of failing on the dead one.
+//! A connection lives on the I/O runtime, so no caller's runtime takes it down when it
+//! ends. A connection that broke (the server closed it, or restarted) is forgotten by the
+//! call that saw it break, and the next call makes a new one; concurrent callers share one
+//! attempt at a time, and the callers that waited for an attempt that failed get its error
+//! rather than trying again each in turn (the circuit breaker decides when to try again).
 //!
 //! A cache with a near cache speaks RESP3 on its connections, which deliver the server's
 //! invalidation pushes (and redis-rs' notice of a lost connection) to the near cache, and
@@ -20,19 +20,21 @@
 //! the old one did.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use parking_lot::{Mutex, RwLock};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ProtocolVersion, PushInfo};
+use parking_lot::RwLock;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, ProtocolVersion, PushInfo, RedisError};
+use redis::{RedisFuture, Value};
 
+use super::failure::Failure;
+use super::io;
+use super::limit::ValueLimit;
 use super::near::Near;
 use crate::error::BackendError;
-
-/// A handle on a live connection, cheap to clone (a reference count).
-pub(crate) type Conn = ConnectionManager;
 
 /// How long connection attempts and replies may take.
 #[derive(Clone, Copy, Debug)]
@@ -52,32 +54,104 @@ pub(crate) enum Target {
     Cluster(Vec<url::Url>),
 }
 
-/// A connection and the token that tells whether its runtime still runs.
+/// A handle on a live connection for one call, cheap to clone (a channel's sender). With
+/// [`asking`](Conn::asking), each request it sends goes right after an `ASKING`, on the
+/// same connection and in the same write, so that no other caller's request comes between.
+#[derive(Clone)]
+pub(crate) struct Conn {
+    inner: MultiplexedConnection,
+    generation: u64,
+    asking: bool,
+}
+
+impl Conn {
+    /// Which connection of its [`Connection`] this is, for [`Connection::broken`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// This connection, sending each request after an `ASKING` (a cluster slot being
+    /// migrated: the key is asked of the node importing it).
+    pub(crate) fn asking(mut self) -> Self {
+        self.asking = true;
+        self
+    }
+}
+
+/// Each of `commands` after an `ASKING` of its own (the flag lasts one command).
+fn after_asking<'a>(commands: impl Iterator<Item = &'a Cmd>) -> Pipeline {
+    let mut asking = redis::pipe();
+    for command in commands {
+        asking.cmd("ASKING").add_command(command.clone());
+    }
+    asking
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if !self.asking {
+            return self.inner.req_packed_command(cmd);
+        }
+        Box::pin(async move {
+            let pipeline = after_asking(std::iter::once(cmd));
+            let mut replies = self.inner.req_packed_commands(&pipeline, 1, 1).await?;
+            Ok(replies.pop().unwrap_or(Value::Nil))
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        if !self.asking {
+            return self.inner.req_packed_commands(pipeline, offset, count);
+        }
+        Box::pin(async move {
+            let asking = after_asking(pipeline.cmd_iter());
+            let sent = pipeline.len() * 2;
+            let replies = self.inner.req_packed_commands(&asking, 0, sent).await?;
+            Ok(replies
+                .into_iter()
+                .skip(1)
+                .step_by(2)
+                .skip(offset)
+                .take(count)
+                .collect())
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// The connection in use, and which one it is.
 struct Live {
-    conn: Conn,
-    runtime: Weak<()>,
-    keeper: tokio::task::AbortHandle,
+    conn: MultiplexedConnection,
+    generation: u64,
 }
 
-impl Live {
-    fn is_alive(&self) -> bool {
-        self.runtime.strong_count() > 0
-    }
+/// The attempts at connecting: how many ended, and how the last one failed.
+#[derive(Default)]
+struct Attempts {
+    ended: u64,
+    failed: Option<RedisError>,
 }
 
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.keeper.abort();
-    }
-}
-
-/// The lazily created, self-replacing connection to one server.
+/// The lazily made, self-replacing connection to one server.
 pub(crate) struct Connection {
     client: Client,
-    timeouts: Timeouts,
+    config: AsyncConnectionConfig,
     live: ArcSwapOption<Live>,
-    creating: Mutex<()>,
+    /// Held while connecting: one attempt at a time.
+    attempts: tokio::sync::Mutex<Attempts>,
+    /// Attempts ended, readable without the lock.
+    ended: AtomicU64,
+    generations: AtomicU64,
     near: Option<Arc<Near>>,
+    limit: Arc<ValueLimit>,
 }
 
 impl Connection {
@@ -87,94 +161,128 @@ impl Connection {
         client: Client,
         timeouts: Timeouts,
         near: Option<Arc<Near>>,
+        limit: Arc<ValueLimit>,
     ) -> Result<Self, BackendError> {
         let client = match near {
             Some(_) => resp3(&client)?,
             None => client,
         };
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.response));
+        let config = match &near {
+            Some(near) => config.set_push_sender(Pushes(Arc::downgrade(near))),
+            None => config,
+        };
         Ok(Self {
             client,
-            timeouts,
+            config,
             live: ArcSwapOption::empty(),
-            creating: Mutex::new(()),
+            attempts: tokio::sync::Mutex::new(Attempts::default()),
+            ended: AtomicU64::new(0),
+            generations: AtomicU64::new(0),
             near,
+            limit,
         })
     }
 
-    /// A handle on the live connection, created (or replaced) on the current runtime when
-    /// there is none or its runtime has gone.
-    pub(crate) fn get(&self) -> Result<Conn, BackendError> {
-        if let Some(live) = &*self.live.load()
-            && live.is_alive()
-        {
-            return Ok(live.conn.clone());
+    /// A handle on the live connection, made first when there is none.
+    pub(crate) async fn get(&self) -> Result<Conn, Failure> {
+        if let Some(live) = &*self.live.load() {
+            return Ok(handle(live));
         }
-        self.replace()
+        self.connect(false).await
     }
 
     /// A handle on a new connection, made now: for the circuit breaker's probe, which must
-    /// test the server as it is now. The connection it replaces may hold a reconnection
-    /// that failed while the server was down, which redis-rs would hand to the next call.
+    /// test the server as it is now, not a connection made before it went down.
     #[cold]
-    pub(crate) fn renew(&self) -> Result<Conn, BackendError> {
-        let _creating = self.creating.lock();
-        self.create()
+    pub(crate) async fn renew(&self) -> Result<Conn, Failure> {
+        self.connect(true).await
     }
 
-    #[cold]
-    fn replace(&self) -> Result<Conn, BackendError> {
-        let _creating = self.creating.lock();
-        if let Some(live) = &*self.live.load()
-            && live.is_alive()
+    /// Forgets the connection `generation` (a call saw it break), unless it was replaced
+    /// already: the next call makes a new one.
+    pub(crate) fn broken(&self, generation: u64) {
+        let current = self.live.load();
+        if current
+            .as_ref()
+            .is_some_and(|live| live.generation == generation)
         {
-            return Ok(live.conn.clone());
+            self.live.compare_and_swap(&current, None);
         }
-        self.create()
     }
 
-    /// Makes the connection on the current runtime and installs it; the caller holds
-    /// `creating`.
-    fn create(&self) -> Result<Conn, BackendError> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            BackendError::new("the Redis backend must be called from within a tokio runtime")
-        })?;
-        let conn = ConnectionManager::new_lazy_with_config(self.client.clone(), self.config())
-            .map_err(BackendError::new)?;
-        let token = Arc::new(());
-        let alive = Arc::downgrade(&token);
-        let keeper = runtime
-            .spawn(async move {
-                let _token = token;
-                std::future::pending::<()>().await;
-            })
-            .abort_handle();
+    #[cold]
+    async fn connect(&self, renew: bool) -> Result<Conn, Failure> {
+        let ended_before = self.ended.load(Ordering::Acquire);
+        let mut attempts = self.attempts.lock().await;
+        if !renew && attempts.ended > ended_before {
+            // An attempt ended while this caller waited: its outcome is this caller's too.
+            return match (&*self.live.load(), &attempts.failed) {
+                (Some(live), _) => Ok(handle(live)),
+                (None, Some(error)) => Err(Failure::Redis(error.clone())),
+                (None, None) => Err(Failure::Setup(BackendError::new(
+                    "the Redis connection was lost as it was made",
+                ))),
+            };
+        }
+        if !renew && let Some(live) = &*self.live.load() {
+            return Ok(handle(live));
+        }
+        let (client, config) = (self.client.clone(), self.config.clone());
+        let limit = Arc::clone(&self.limit);
+        let made = io::run(async move {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            limit.learn(&mut conn).await;
+            Ok::<_, RedisError>(conn)
+        })
+        .await;
+        attempts.ended += 1;
+        self.ended.store(attempts.ended, Ordering::Release);
+        let conn = match made {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(error)) => {
+                attempts.failed = Some(error.clone());
+                return Err(Failure::Redis(error));
+            }
+            Err(error) => return Err(Failure::Setup(error)),
+        };
+        attempts.failed = None;
         let live = Arc::new(Live {
-            conn: conn.clone(),
-            runtime: alive,
-            keeper,
+            conn,
+            generation: self.generations.fetch_add(1, Ordering::Relaxed) + 1,
         });
+        let conn = handle(&live);
         let replaced = self.live.swap(Some(live));
         if let (Some(near), Some(_)) = (&self.near, replaced) {
             near.reset();
         }
         Ok(conn)
     }
+}
 
-    /// One connection attempt per call, bounded by the connect timeout: the circuit breaker,
-    /// not a retry loop, decides when to try again.
-    fn config(&self) -> ConnectionManagerConfig {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeouts.connect))
-            .set_response_timeout(Some(self.timeouts.response))
-            .set_number_of_retries(0);
-        match &self.near {
+fn handle(live: &Live) -> Conn {
+    Conn {
+        inner: live.conn.clone(),
+        generation: live.generation,
+        asking: false,
+    }
+}
+
+/// Delivers a connection's pushes to its cache's near cache, while the cache lives.
+struct Pushes(std::sync::Weak<Near>);
+
+impl redis::aio::AsyncPushSender for Pushes {
+    fn send(&self, push: PushInfo) -> Result<(), redis::aio::SendError> {
+        match self.0.upgrade() {
             Some(near) => {
-                let near = Arc::downgrade(near);
-                config.set_push_sender(move |push: PushInfo| {
-                    near.upgrade().map(|near| near.push(push)).ok_or(())
-                })
+                near.push(push);
+                Ok(())
             }
-            None => config,
+            None => Err(redis::aio::SendError),
         }
     }
 }
@@ -190,9 +298,8 @@ fn resp3(client: &Client) -> Result<Client, BackendError> {
 }
 
 /// The connections of one cache: to its server, or to each node of its cluster.
-#[allow(clippy::large_enum_variant, reason = "one per cache, behind its Arc")]
 pub(crate) enum Connections {
-    Server(Connection),
+    Server(Arc<Connection>),
     Cluster(NodeConnections),
 }
 
@@ -201,6 +308,7 @@ pub(crate) struct NodeConnections {
     seeds: Vec<url::Url>,
     timeouts: Timeouts,
     near: Option<Arc<Near>>,
+    limit: Arc<ValueLimit>,
     nodes: RwLock<HashMap<String, Arc<Connection>>>,
 }
 
@@ -211,13 +319,17 @@ impl Connections {
         target: Target,
         timeouts: Timeouts,
         near: Option<Arc<Near>>,
+        limit: Arc<ValueLimit>,
     ) -> Result<Self, BackendError> {
         Ok(match target {
-            Target::Single(client) => Connections::Server(Connection::new(client, timeouts, near)?),
+            Target::Single(client) => {
+                Connections::Server(Arc::new(Connection::new(client, timeouts, near, limit)?))
+            }
             Target::Cluster(seeds) => Connections::Cluster(NodeConnections {
                 seeds,
                 timeouts,
                 near,
+                limit,
                 nodes: RwLock::new(HashMap::new()),
             }),
         })
@@ -249,7 +361,12 @@ impl NodeConnections {
         url.set_port(Some(port))
             .map_err(|()| BackendError::new("the node's URL takes no port"))?;
         let client = Client::open(url.as_str()).map_err(BackendError::new)?;
-        let connection = Arc::new(Connection::new(client, self.timeouts, self.near.clone())?);
+        let connection = Arc::new(Connection::new(
+            client,
+            self.timeouts,
+            self.near.clone(),
+            Arc::clone(&self.limit),
+        )?);
         Ok(Arc::clone(
             self.nodes
                 .write()

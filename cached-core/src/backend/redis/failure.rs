@@ -9,7 +9,8 @@ use crate::error::BackendError;
 pub(super) enum Failure {
     /// The circuit is open; Redis was not asked.
     Open,
-    /// No connection could be set up (outside a tokio runtime).
+    /// No connection could be set up (the I/O thread did not start, a node address is
+    /// malformed).
     Setup(BackendError),
     /// Redis failed or answered with an error.
     Redis(RedisError),
@@ -21,7 +22,6 @@ pub(super) fn unreachable(error: &RedisError) -> bool {
     match error.kind() {
         ErrorKind::Server(
             ServerErrorKind::BusyLoading
-            | ServerErrorKind::TryAgain
             | ServerErrorKind::ClusterDown
             | ServerErrorKind::MasterDown,
         ) => true,

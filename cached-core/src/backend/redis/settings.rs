@@ -9,6 +9,7 @@ use super::circuits::Circuits;
 use std::sync::Arc;
 
 use super::connection::{Connections, Target, Timeouts};
+use super::limit::ValueLimit;
 use super::near::{Near, NearSettings};
 use super::{Leases, RedisStore};
 use crate::config::CacheConfig;
@@ -31,7 +32,7 @@ pub(crate) const DEFAULT_LEASE_WAIT: Duration = Duration::from_millis(250);
 
 const ACCEPTED: &str = "redis caches accept backend, url, nodes, ttl, key_prefix, \
      connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl, \
-     lease_wait, codec, compress_above, encryption, integrity and near";
+     lease_wait, max_value_size, codec, compress_above, encryption, integrity and near";
 
 /// A problem with one field: its name and what is wrong.
 pub(crate) type Problem = (String, String);
@@ -152,7 +153,9 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
     {
         problem("near.ttl", "must be greater than zero".to_owned());
     }
-    let connections = target.map(|target| Connections::new(target, timeouts, near.clone()));
+    let limit = Arc::new(ValueLimit::new(config.max_value_size));
+    let connections =
+        target.map(|target| Connections::new(target, timeouts, near.clone(), Arc::clone(&limit)));
     match (connections, format) {
         (Some(Err(error)), _) => {
             problem("url", error.to_string());
@@ -170,6 +173,8 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
                 wait: config.lease_wait.unwrap_or(DEFAULT_LEASE_WAIT),
             },
             format,
+            limit,
+            refusals: Default::default(),
         }),
         _ => Err(problems),
     }

@@ -30,19 +30,41 @@ impl RedisStore {
             .map(|tag| self.key(&tag_key(tag)).into_owned())
             .collect();
         for (slot, group) in self.by_slot(sets.iter().map(|set| set.as_bytes())) {
-            let mut invocation = scripts::TAG.prepare_invoke();
-            for set in &group {
-                invocation.key(*set);
+            let joined = self.join(slot, &group, key, ttl).await;
+            match joined {
+                Err(error) if group.len() > 1 && super::is_split(&error) => {
+                    // The slot is being migrated with the sets split between two nodes:
+                    // each set alone goes to the node that holds it.
+                    for set in &group {
+                        self.join(slot, &[*set], key, ttl).await?;
+                    }
+                }
+                other => other?,
             }
-            invocation.arg(key).arg(ttl);
-            let invocation = &invocation;
-            self.call(slot.via(), |mut conn| async move {
-                invocation.invoke_async::<i64>(&mut conn).await
-            })
-            .await
-            .map_err(|failure| self.backend_error(failure))?;
         }
         Ok(())
+    }
+
+    /// Adds `key` to the tag sets `sets` (prefixed, one hash slot): one `TAG` script.
+    async fn join(
+        &self,
+        slot: super::Slot,
+        sets: &[&[u8]],
+        key: &str,
+        ttl: u64,
+    ) -> Result<(), BackendError> {
+        let mut invocation = scripts::TAG.prepare_invoke();
+        for set in sets {
+            invocation.key(*set);
+        }
+        invocation.arg(key).arg(ttl);
+        let invocation = &invocation;
+        self.call(slot.via(), |mut conn| async move {
+            invocation.invoke_async::<i64>(&mut conn).await
+        })
+        .await
+        .map(drop)
+        .map_err(|failure| self.backend_error(failure))
     }
 
     /// The keys `tag` names, its set removed with them read.
