@@ -134,7 +134,7 @@ async fn a_registered_backend_is_configured_from_toml_and_used_through_get_cache
     let (flavour, store) = BUILT.lock().unwrap().last().cloned().unwrap();
     assert_eq!(flavour, "value");
 
-    cache.set("user:1", &"Ada", None).await.unwrap();
+    cache.set("user:1", "Ada", None).await.unwrap();
     assert_eq!(
         cache.get::<String>("user:1").await.unwrap().as_deref(),
         Some("Ada")
@@ -152,8 +152,8 @@ async fn a_registered_backend_is_configured_from_toml_and_used_through_get_cache
 
     // The trait's defaults, built on get/set/delete/clear/keys.
     assert!(cache.exists("user:1").await.unwrap());
-    assert!(cache.set_nx("user:2", &"Grace", None).await.unwrap());
-    assert!(!cache.set_nx("user:2", &"Linus", None).await.unwrap());
+    assert!(cache.set_nx("user:2", "Grace", None).await.unwrap());
+    assert!(!cache.set_nx("user:2", "Linus", None).await.unwrap());
     assert_eq!(cache.incr("hits", 2).await.unwrap(), 2);
     assert_eq!(cache.decr("hits", 1).await.unwrap(), 1);
     assert!(matches!(
@@ -169,7 +169,7 @@ async fn a_registered_backend_is_configured_from_toml_and_used_through_get_cache
         })
     ));
     assert_eq!(cache.delete_many(&["user:2", "nope"]).await.unwrap(), 1);
-    cache.set("user:3", &"x", None).await.unwrap();
+    cache.set("user:3", "x", None).await.unwrap();
     store
         .set("other-app:user:9", b"1".to_vec(), None)
         .await

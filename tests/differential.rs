@@ -224,7 +224,9 @@ fn ttl_answer(result: Result<Ttl, Error>) -> Answer {
 }
 
 async fn set_value(cache: &Cache, key: &str, value: &Value, ttl: Option<Duration>) -> Answer {
-    async fn set<T: Serialize + ToOwned<Owned = T> + Send + Sync + 'static>(
+    async fn set<
+        T: Serialize + serde::de::DeserializeOwned + ToOwned<Owned = T> + Send + Sync + 'static,
+    >(
         cache: &Cache,
         key: &str,
         value: &T,

@@ -183,8 +183,12 @@ struct Comment {
     post_id: u64,
 }
 
+/// Held by the tests that count the default cache's errors, so that they count their own.
+static COUNTING_ERRORS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn change_handlers_run_after_the_invalidations_and_fail_open() {
+    let _counting = COUNTING_ERRORS.lock().await;
     let cache = cached_core::cache();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     {
@@ -237,4 +241,86 @@ async fn change_handlers_run_after_the_invalidations_and_fail_open() {
         [("saved", 5, true), ("deleted", 5, true)],
         "each change's handlers, after its invalidations"
     );
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "panicky:{id}", invalidates = ["panicky:all"])]
+struct Panicky {
+    id: u64,
+}
+
+/// A handler that panics, in its future or before it returns one, is caught: logged at
+/// `error` with the entity and the handler, counted, and the handlers after it run; the
+/// write-through and the invalidations, done before any handler, stand.
+#[tokio::test]
+async fn a_panicking_handler_is_caught_logged_counted_and_isolated() {
+    let _counting = COUNTING_ERRORS.lock().await;
+    let captured = cached_tests::logs::capture(tracing::Level::ERROR);
+    let cache = cached_core::cache();
+    let ran = Arc::new(AtomicUsize::new(0));
+    cached_core::entity::on_saved(|_: Panicky| async {
+        if true {
+            panic!("the search index broke");
+        }
+        Ok::<(), String>(())
+    });
+    cached_core::entity::on_saved(|_: Panicky| -> std::future::Ready<Result<(), String>> {
+        panic!("no future at all")
+    });
+    for counted in [true, false] {
+        let ran = Arc::clone(&ran);
+        let count = move |_: Panicky| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), String>(()) }
+        };
+        if counted {
+            cached_core::entity::on_saved(count);
+        } else {
+            cached_core::entity::on_deleted(count);
+        }
+    }
+    cached_core::entity::on_deleted(|_: Panicky| async {
+        if true {
+            panic!("the audit log broke");
+        }
+        Ok::<(), String>(())
+    });
+
+    let object = Panicky { id: 7 };
+    cache.set("panicky:all", &1u64, None).await.unwrap();
+    let errors = cache.stats().errors;
+    object.saved().await;
+    assert_eq!(
+        cache.get::<Panicky>("panicky:7").await.unwrap(),
+        Some(object.clone()),
+        "the write-through stands"
+    );
+    assert!(
+        !cache.exists("panicky:all").await.unwrap(),
+        "the invalidation stands"
+    );
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        1,
+        "the handler after the panics ran"
+    );
+    assert_eq!(cache.stats().errors - errors, 2, "each panic counted");
+    object.deleted().await;
+    assert_eq!(ran.load(Ordering::SeqCst), 2, "deleted's handlers ran");
+    assert!(!cache.exists("panicky:7").await.unwrap());
+    assert_eq!(cache.stats().errors - errors, 3);
+    let log = captured.text();
+    for message in [
+        "the search index broke",
+        "no future at all",
+        "the audit log broke",
+    ] {
+        assert!(
+            log.lines().any(|line| line.contains("ERROR")
+                && line.contains(message)
+                && line.contains("Panicky")
+                && line.contains("handler=")),
+            "{message} logged with the entity and the handler:\n{log}"
+        );
+    }
 }

@@ -53,9 +53,9 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
     assert_eq!(key, "user:acme%3Aeu:1");
     assert_eq!(other.get::<User>(&key).await.unwrap(), Some(ada.clone()));
 
-    other.set("team:7", &"members", None).await.unwrap();
+    other.set("team:7", "members", None).await.unwrap();
     other
-        .set("directory:acme:eu", &"entries", None)
+        .set("directory:acme:eu", "entries", None)
         .await
         .unwrap();
     ada.name = "Ada L.".into();
@@ -74,7 +74,7 @@ async fn a_save_in_one_process_reaches_another_through_redis() {
     assert_eq!(again, Ok(Some(ada.clone())));
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 
-    other.set("team:7", &"members", None).await.unwrap();
+    other.set("team:7", "members", None).await.unwrap();
     ada.deleted().await;
     assert!(!other.exists(&key).await.unwrap());
     assert!(!other.exists("team:7").await.unwrap());

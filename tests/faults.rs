@@ -372,8 +372,8 @@ async fn an_unconfirmed_invalidation_hides_the_key_until_it_is_replayed() {
     let mut server = RedisServer::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
     let cooldown = Duration::from_millis(200);
     let cache = fragile_cache(&server, 1, cooldown);
-    cache.set("post:7", &"old", None).await.unwrap();
-    cache.set("post:8", &"old", None).await.unwrap();
+    cache.set("post:7", "old", None).await.unwrap();
+    cache.set("post:8", "old", None).await.unwrap();
     server.stop();
     assert!(
         cache.delete("post:7").await.is_err(),

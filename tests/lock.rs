@@ -178,3 +178,62 @@ async fn held_locks_survive_eviction_by_the_values_cached_meanwhile() {
         "the values were evicted meanwhile"
     );
 }
+
+/// Claims are bounded: a memory cache of 1,000 holds at most 1,000 claims (`set_nx` values
+/// and locks together). 100,000 idempotency keys stored with `set_nx` for a day keep it at
+/// that size, each claim past the bound refused with an error naming it; held locks are
+/// never evicted, neither by the claims nor by 100,000 cached values; a released lock
+/// frees room for the next claim.
+#[tokio::test]
+async fn claims_are_bounded_and_held_locks_are_never_evicted() {
+    let cache = memory_cache(1_000);
+    let day = Some(Duration::from_secs(86_400));
+    let locks: Vec<_> = (0..10).map(|i| format!("lock:{i}")).collect();
+    let mut guards = Vec::new();
+    for name in &locks {
+        guards.push(cache.lock(name, Duration::from_secs(600)).await.unwrap());
+    }
+    let (mut accepted, mut refused) = (0, 0);
+    for request in 0..100_000 {
+        match cache
+            .set_nx(&format!("request:{request}"), "seen", day)
+            .await
+        {
+            Ok(true) => accepted += 1,
+            Ok(false) => panic!("request:{request} was never claimed before"),
+            Err(Error::Backend { source, .. }) => {
+                assert!(source.to_string().contains("max_size"), "{source}");
+                refused += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        accepted, 990,
+        "as many claims as max_size, the locks counted"
+    );
+    assert_eq!(refused, 100_000 - 990);
+    for i in 0..100_000 {
+        cache.set(&format!("page:{i}"), &i, None).await.unwrap();
+    }
+    let held = cache.entry_count().unwrap();
+    assert!(held <= 2_000, "the cache stays bounded: {held} entries");
+    for name in &locks {
+        assert!(
+            cache.try_lock(name, TIMEOUT).await.unwrap().is_none(),
+            "{name} is still held"
+        );
+    }
+    assert!(
+        matches!(
+            cache.try_lock("lock:new", TIMEOUT).await,
+            Err(Error::Backend { .. })
+        ),
+        "a lock past the bound is refused, not waited for"
+    );
+    guards.pop().unwrap().release().await.unwrap();
+    assert!(
+        cache.set_nx("request:last", "seen", day).await.unwrap(),
+        "room again"
+    );
+}

@@ -314,7 +314,7 @@ fn redis_configuration_problems_name_the_cache_and_the_field() {
             "cache `local`, field `connect_timeout`: the memory backend takes no connect_timeout",
             "cache `nowhere`, field `url`: a redis cache needs a url such as redis://127.0.0.1:6379/0, or nodes for a Redis Cluster",
             "cache `sized`, field `max_size`: the redis backend takes no max_size; bound Redis' memory with its maxmemory setting",
-            "cache `sized`, field `pool_size`: unknown field; redis caches accept backend, url, nodes, ttl, key_prefix, connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl, lease_wait, codec, compress_above, encryption, integrity and near",
+            "cache `sized`, field `pool_size`: unknown field; redis caches accept backend, url, nodes, ttl, key_prefix, connect_timeout, response_timeout, breaker_threshold, breaker_cooldown, lease_ttl, lease_wait, max_value_size, codec, compress_above, encryption, integrity and near",
             "cache `sized`, field `url`: `http://127.0.0.1:6379`: unsupported scheme `http`; use redis://, rediss:// or unix://",
         ]
     );

@@ -227,6 +227,223 @@ async fn every_value_accepted_comes_back_exactly_on_every_backend_and_codec() {
     );
 }
 
+/// serde's shapes that only some codecs give back: each attribute read through
+/// `deserialize_any` or relying on a field's absence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Attributed {
+    untagged: Vec<Untagged>,
+    internal: Internal,
+    adjacent: Adjacent,
+    #[serde(flatten)]
+    flat: Flat,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    skipped_with_default: Vec<u8>,
+    #[serde(default)]
+    defaulted: Option<String>,
+    by_number: BTreeMap<u32, Untagged>,
+    by_pair: Vec<((i8, bool), String)>,
+}
+
+/// Its variants are told apart by their shapes alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Untagged {
+    Named { id: u32, label: String },
+    Number(i64),
+    Text(String),
+    Items(Vec<u8>),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+enum Internal {
+    Circle { radius: u32 },
+    Square { side: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "c")]
+enum Adjacent {
+    Pair(u8, u8),
+    Word(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Flat {
+    flat_a: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flat_b: Option<bool>,
+}
+
+/// A field skipped when empty without a default: it cannot be read back once skipped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SkippedWithoutDefault {
+    id: u8,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+/// An untagged enum whose second variant reads back as its first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Shadowed {
+    Short { id: u8 },
+    Long { id: u8, name: String },
+}
+
+fn untagged() -> impl Strategy<Value = Untagged> {
+    prop_oneof![
+        (any::<u32>(), any::<String>()).prop_map(|(id, label)| Untagged::Named { id, label }),
+        any::<i64>().prop_map(Untagged::Number),
+        any::<String>().prop_map(Untagged::Text),
+        prop::collection::vec(any::<u8>(), 0..4).prop_map(Untagged::Items),
+    ]
+}
+
+fn attributed() -> impl Strategy<Value = Attributed> {
+    (
+        prop::collection::vec(untagged(), 0..3),
+        prop_oneof![
+            any::<u32>().prop_map(|radius| Internal::Circle { radius }),
+            any::<u32>().prop_map(|side| Internal::Square { side }),
+        ],
+        prop_oneof![
+            any::<(u8, u8)>().prop_map(|(a, b)| Adjacent::Pair(a, b)),
+            any::<String>().prop_map(Adjacent::Word),
+        ],
+        (any::<u16>(), any::<Option<bool>>()),
+        prop::collection::vec(any::<u8>(), 0..3),
+        any::<Option<String>>(),
+        prop::collection::btree_map(any::<u32>(), untagged(), 0..3),
+        prop::collection::vec((any::<(i8, bool)>(), any::<String>()), 0..3),
+    )
+        .prop_map(
+            |(
+                untagged,
+                internal,
+                adjacent,
+                (flat_a, flat_b),
+                skipped,
+                defaulted,
+                by_number,
+                by_pair,
+            )| {
+                Attributed {
+                    untagged,
+                    internal,
+                    adjacent,
+                    flat: Flat { flat_a, flat_b },
+                    skipped_with_default: skipped,
+                    defaulted,
+                    by_number,
+                    by_pair,
+                }
+            },
+        )
+}
+
+/// Stores `value` and reads it back: `Some(true)` when it read back equal, `None` when `set`
+/// refused it naming `type_name`. A value read back unequal fails the test.
+async fn stored<T>(cache: &Cache, key: &str, value: &T, type_name: &str) -> Option<bool>
+where
+    T: Serialize
+        + serde::de::DeserializeOwned
+        + Clone
+        + PartialEq
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    match cache.set(key, value, None).await {
+        Ok(()) => {
+            let back = cache.get::<T>(key).await.unwrap();
+            assert_eq!(
+                back.as_ref(),
+                Some(value),
+                "{} changed the value",
+                cache.name()
+            );
+            Some(true)
+        }
+        Err(Error::Encode { source, .. }) => {
+            assert!(source.to_string().contains(type_name), "{source}");
+            None
+        }
+        Err(other) => panic!("{}: {other}", cache.name()),
+    }
+}
+
+/// Every codec, plain, compressed, encrypted and authenticated, on Redis: each value of
+/// serde's attribute shapes reads back equal or is refused by `set` naming its type; JSON
+/// and MessagePack take them all (MessagePack writes structs as maps), postcard refuses
+/// those read through `deserialize_any`; the two shapes no codec can give back (an untagged
+/// variant shadowed by an earlier one, a skipped field without a default) are refused by all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serde_attribute_shapes_read_back_equal_or_are_refused_on_every_codec() {
+    let server = RedisServer::start();
+    let keys = ValueKeys::new([9; 32]);
+    let mut runner = TestRunner::new(Config::with_cases(1));
+    let values = prop::collection::vec(attributed(), 60)
+        .new_tree(&mut runner)
+        .unwrap()
+        .current();
+    let shadowed = Shadowed::Long {
+        id: 1,
+        name: "long".into(),
+    };
+    let skipped = SkippedWithoutDefault {
+        id: 1,
+        tags: Vec::new(),
+    };
+    for codec in [Codec::Json, Codec::MessagePack, Codec::Postcard] {
+        for form in ["plain", "compressed", "encrypted", "authenticated"] {
+            let prefix = format!("{codec:?}:{form}:");
+            let config = redis(&server, &prefix).with_codec(codec);
+            let config = match form {
+                "compressed" => config.with_compression(8),
+                "encrypted" => config.with_encryption(keys.clone()),
+                "authenticated" => config.with_integrity(keys.clone()),
+                _ => config,
+            };
+            let cache = Cache::new(&prefix, &config).unwrap();
+            let mut accepted = 0;
+            for (i, value) in values.iter().enumerate() {
+                accepted += usize::from(
+                    stored(&cache, &format!("a{i}"), value, "Attributed")
+                        .await
+                        .is_some(),
+                );
+            }
+            let expected = if codec == Codec::Postcard {
+                0
+            } else {
+                values.len()
+            };
+            assert_eq!(accepted, expected, "{prefix}: accepted of {}", values.len());
+            assert_eq!(
+                stored(&cache, "shadowed", &shadowed, "Shadowed").await,
+                None,
+                "{prefix}"
+            );
+            assert_eq!(
+                stored(&cache, "skipped", &skipped, "SkippedWithoutDefault").await,
+                None,
+                "{prefix}"
+            );
+            let kept = SkippedWithoutDefault {
+                id: 2,
+                tags: vec!["a".into()],
+            };
+            assert_eq!(
+                stored(&cache, "kept", &kept, "SkippedWithoutDefault").await,
+                Some(true),
+                "{prefix}: a field present reads back"
+            );
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_cache_never_serves_a_value_tampered_moved_or_written_unprotected() {
     let server = RedisServer::start();
@@ -242,7 +459,7 @@ async fn a_protected_cache_never_serves_a_value_tampered_moved_or_written_unprot
     ] {
         let cache = Cache::new(name, &config).unwrap();
         let prefix = if name == "encrypted" { "e:" } else { "a:" };
-        cache.set("token", &"secret-token", None).await.unwrap();
+        cache.set("token", "secret-token", None).await.unwrap();
         assert_eq!(
             cache.get::<String>("token").await.unwrap().as_deref(),
             Some("secret-token")
@@ -319,7 +536,7 @@ async fn keys_rotate_without_a_flush() {
         &redis(&server, "r:").with_encryption(ValueKeys::new(old)),
     )
     .unwrap();
-    before.set("user", &"Ada", None).await.unwrap();
+    before.set("user", "Ada", None).await.unwrap();
     let rotating = Cache::new(
         "rotating",
         &redis(&server, "r:").with_encryption(ValueKeys::new(new).with_previous(old)),
@@ -330,7 +547,7 @@ async fn keys_rotate_without_a_flush() {
         Some("Ada"),
         "old key reads"
     );
-    rotating.set("user2", &"Grace", None).await.unwrap();
+    rotating.set("user2", "Grace", None).await.unwrap();
     assert_eq!(
         before.get::<String>("user2").await.unwrap(),
         None,
@@ -363,7 +580,7 @@ async fn codecs_and_compression_coexist_and_mismatches_are_misses() {
     .unwrap();
     let long = "a line of text that repeats ".repeat(100);
     json.set("long", &long, None).await.unwrap();
-    json.set("short", &"short", None).await.unwrap();
+    json.set("short", "short", None).await.unwrap();
     assert_eq!(
         server.cli(&["GET", "c:short"]),
         "\"short\"",

@@ -170,7 +170,7 @@ impl Cache {
     pub async fn set<T>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()>
     where
         T: ?Sized + Serialize + ToOwned,
-        T::Owned: Serialize + Send + Sync + 'static,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let ttl = ttl.unwrap_or(self.inner.default_ttl);
         if ttl.is_zero() {
@@ -454,14 +454,22 @@ impl Cache {
 
     /// Stores `value` at `key` only if the key is absent; returns whether it did.
     ///
-    /// The value is a claim (the seed's `set_nx("lock:task", ..)`; [`lock`](Cache::lock)
-    /// uses it too): a memory cache never evicts it while it lives, and holds it beside
-    /// `max_size`, which bounds cached values. Claims should therefore be short-lived; cache
-    /// values with [`set`](Cache::set).
+    /// The value is a claim (the seed's `set_nx("lock:task", ..)`, an idempotency key;
+    /// [`lock`](Cache::lock) uses it too): a memory cache never evicts it while it lives, and
+    /// holds it beside `max_size`, which bounds cached values.
+    ///
+    /// # Bounded claims
+    ///
+    /// A memory cache holds at most `max_size` live claims (set_nx values and locks
+    /// together). One more is refused with an [`Error::Backend`] saying so, rather than
+    /// evicting a claim (which would let a second holder in) or growing without bound;
+    /// expired claims stop counting once reclaimed, within moments. Size `max_size` for the
+    /// claims held at once (an idempotency key per request of the last day, say), or keep
+    /// them on Redis, which holds as many as its memory does.
     pub async fn set_nx<T>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<bool>
     where
         T: ?Sized + Serialize + ToOwned,
-        T::Owned: Serialize + Send + Sync + 'static,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         let ttl = ttl.unwrap_or(self.inner.default_ttl);
         let written = self
@@ -587,7 +595,7 @@ impl Cache {
     pub(crate) async fn set_quietly<T>(&self, key: &str, value: &T, ttl: Option<Duration>)
     where
         T: ?Sized + Serialize + ToOwned,
-        T::Owned: Serialize + Send + Sync + 'static,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         match self.set(key, value, ttl).await {
             Ok(()) => {}

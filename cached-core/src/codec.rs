@@ -25,6 +25,7 @@
 //! only when the encoding wrote a null (JSON) or on a codec that needs it.
 
 mod compress;
+mod exact;
 mod faithful;
 mod keys;
 mod protect;
@@ -69,6 +70,26 @@ impl Codec {
             "msgpack" | "messagepack" => Some(Codec::MessagePack),
             "postcard" => Some(Codec::Postcard),
             _ => None,
+        }
+    }
+
+    /// The codec's bytes for `value`. MessagePack writes structs as maps (field names
+    /// included), so that what reads through `deserialize_any` (untagged and internally
+    /// tagged enums, `flatten`) and structs with skipped fields read back.
+    fn write<T: ?Sized + Serialize>(self, value: &T) -> Result<Vec<u8>, String> {
+        match self {
+            Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
+            Codec::MessagePack => rmp_serde::to_vec_named(value).map_err(|e| e.to_string()),
+            Codec::Postcard => postcard::to_allocvec(value).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The value the codec's `bytes` hold.
+    fn read<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
+        match self {
+            Codec::Json => serde_json::from_slice(bytes).map_err(DecodeError::new),
+            Codec::MessagePack => rmp_serde::from_slice(bytes).map_err(DecodeError::new),
+            Codec::Postcard => postcard::from_bytes(bytes).map_err(DecodeError::new),
         }
     }
 
@@ -180,12 +201,14 @@ impl ValueFormat {
         !matches!(self.protection, Protection::None)
     }
 
-    /// The bytes stored for `value` under `key` (the key as stored, prefix included).
-    pub fn encode<T: ?Sized + Serialize>(
-        &self,
-        key: &[u8],
-        value: &T,
-    ) -> Result<Vec<u8>, EncodeError> {
+    /// The bytes stored for `value` under `key` (the key as stored, prefix included), or an
+    /// error naming the value's type when the codec cannot write it, or could not read it
+    /// back equal (read back as `T::Owned` and compared; see the module documentation).
+    pub fn encode<T>(&self, key: &[u8], value: &T) -> Result<Vec<u8>, EncodeError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let refuse = |error: &dyn fmt::Display| {
             EncodeError(format!("{}: {error}", std::any::type_name::<T>()))
         };
@@ -206,10 +229,11 @@ impl ValueFormat {
             }
             Codec::MessagePack => {
                 faithful::check(value, false).map_err(|e| refuse(&e))?;
-                rmp_serde::to_vec(value).map_err(|e| refuse(&e))?
+                self.codec.write(value).map_err(|e| refuse(&e))?
             }
-            Codec::Postcard => postcard::to_allocvec(value).map_err(|e| refuse(&e))?,
+            Codec::Postcard => self.codec.write(value).map_err(|e| refuse(&e))?,
         };
+        exact::check(self.codec, value, &payload).map_err(|e| refuse(&e))?;
         let compress = self
             .compress_above
             .is_some_and(|above| payload.len() > above);
@@ -276,11 +300,7 @@ impl ValueFormat {
         } else {
             payload
         };
-        match self.codec {
-            Codec::Json => serde_json::from_slice(&payload).map_err(DecodeError::new),
-            Codec::MessagePack => rmp_serde::from_slice(&payload).map_err(DecodeError::new),
-            Codec::Postcard => postcard::from_bytes(&payload).map_err(DecodeError::new),
-        }
+        self.codec.read(&payload)
     }
 
     /// The payload of a frame whose header is `head` (3 bytes) and whose rest is `rest`,
@@ -372,7 +392,7 @@ impl Formatter for &mut NullSpy {
 mod tests {
     use super::*;
 
-    fn round_trip<T: Serialize + DeserializeOwned>(format: &ValueFormat, value: &T) -> T {
+    fn round_trip<T: Serialize + DeserializeOwned + Clone>(format: &ValueFormat, value: &T) -> T {
         format
             .decode(b"k", &format.encode(b"k", value).unwrap())
             .unwrap()
@@ -449,7 +469,7 @@ mod tests {
         ] {
             let before = ValueFormat::new(Codec::Json).protect(protect(old.clone()));
             let after = ValueFormat::new(Codec::Json).protect(protect(rotated.clone()));
-            let bytes = before.encode(b"user:1", &"Ada").unwrap();
+            let bytes = before.encode(b"user:1", "Ada").unwrap();
             assert_eq!(
                 after.decode::<String>(b"user:1", &bytes).unwrap(),
                 "Ada",
@@ -462,7 +482,7 @@ mod tests {
             let mut tampered = bytes.clone();
             *tampered.last_mut().unwrap() ^= 1;
             assert!(after.decode::<String>(b"user:1", &tampered).is_err());
-            let new = after.encode(b"user:1", &"Ada").unwrap();
+            let new = after.encode(b"user:1", "Ada").unwrap();
             assert!(
                 before.decode::<String>(b"user:1", &new).is_err(),
                 "written with the new key"
@@ -478,10 +498,10 @@ mod tests {
             );
         }
         let encrypted = ValueFormat::new(Codec::Json).protect(Protection::Encrypt(old.clone()));
-        let bytes = encrypted.encode(b"k", &"secret text").unwrap();
+        let bytes = encrypted.encode(b"k", "secret text").unwrap();
         assert!(!bytes.windows(6).any(|w| w == b"secret"), "unreadable");
         let authenticated = ValueFormat::new(Codec::Json).protect(Protection::Authenticate(old));
-        let bytes = authenticated.encode(b"k", &"readable text").unwrap();
+        let bytes = authenticated.encode(b"k", "readable text").unwrap();
         assert!(bytes.windows(8).any(|w| w == b"readable"), "readable");
     }
 

@@ -41,8 +41,10 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -121,8 +123,12 @@ async fn changed<T: CachedEntity>(object: &T, change: Change) {
 }
 
 /// A handler of an entity's change: run after the declared invalidations, with a clone of
-/// the object.
-type Handler<T> = Arc<dyn Fn(T) -> BoxFuture<Result<(), String>> + Send + Sync>;
+/// the object; named for the logs by the type of the function registered.
+#[derive(Clone)]
+struct Handler<T> {
+    name: &'static str,
+    run: Arc<dyn Fn(T) -> BoxFuture<Result<(), String>> + Send + Sync>,
+}
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -142,8 +148,11 @@ type AnyHandlers = Box<dyn Any + Send + Sync>;
 
 /// Registers `handler` to run after every [`saved`](CachedEntity::saved) of a `T` (the
 /// seed's `@post_save(Post)`), after the declared invalidations, with a clone of the object.
-/// Handlers run in the order registered; one that fails (`Err`) is logged at `error` and
-/// counted in the entity cache's `errors`, and the others still run: a change never fails.
+/// Handlers run in the order registered. One that fails (`Err`) or panics is logged at
+/// `error` with the entity's type and the handler's, and counted in the entity cache's
+/// `errors`; the handlers after it still run, and the change's write-through and
+/// invalidations, done before any handler, stand: a change never fails, and never panics
+/// in its caller.
 ///
 /// ```
 /// # use cached_core::CachedEntity;
@@ -167,7 +176,8 @@ where
 }
 
 /// As [`on_saved`], after every [`deleted`](CachedEntity::deleted) of a `T` (the seed's
-/// `@post_delete(Post)`).
+/// `@post_delete(Post)`); a handler that fails or panics is logged, counted and isolated
+/// from the others in the same way.
 pub fn on_deleted<T, F, Fut, E>(handler: F)
 where
     T: CachedEntity,
@@ -185,10 +195,13 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: std::fmt::Display,
 {
-    let handler: Handler<T> = Arc::new(move |object: T| {
-        let running = handler(object);
-        Box::pin(async move { running.await.map_err(|error| error.to_string()) })
-    });
+    let handler = Handler::<T> {
+        name: std::any::type_name::<F>(),
+        run: Arc::new(move |object: T| {
+            let running = handler(object);
+            Box::pin(async move { running.await.map_err(|error| error.to_string()) })
+        }),
+    };
     let mut handlers = HANDLERS.write();
     let slot = handlers
         .entry((TypeId::of::<T>(), change))
@@ -207,12 +220,46 @@ async fn run_handlers<T: CachedEntity>(cache: &Cache, object: &T, change: Change
             .clone(),
         None => return,
     };
+    let entity = std::any::type_name::<T>();
     for handler in handlers {
-        if let Err(error) = handler(object.clone()).await {
-            cache.count_error();
-            tracing::error!(target: LOG_TARGET, cache = %cache.name(), entity = std::any::type_name::<T>(), ?change, %error, "a change handler failed");
+        let run = &handler.run;
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| run(object.clone()))) {
+            Ok(running) => CatchPanic(running).await,
+            Err(panic) => Err(panic),
+        };
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(panic) => format!("panicked: {}", panic_message(&*panic)),
+        };
+        cache.count_error();
+        tracing::error!(target: LOG_TARGET, cache = %cache.name(), entity, handler = handler.name, ?change, %error, "a change handler failed; the handlers after it still run");
+    }
+}
+
+/// A handler's future, with a panic in it caught as an error of that handler alone.
+struct CatchPanic(BoxFuture<Result<(), String>>);
+
+impl Future for CatchPanic {
+    type Output = Result<Result<(), String>, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let running = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| running.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
 }
 
 /// Sets `key` to `object`; `false` (logged) when that failed, so that the entry is removed

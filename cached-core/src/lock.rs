@@ -103,6 +103,10 @@ impl Cache {
     /// Takes the lock `name`, waiting up to `timeout` for it; the lock expires `timeout`
     /// after it is taken if its holder vanishes without releasing it.
     ///
+    /// A held lock is never evicted from a memory cache, whatever else is written; it
+    /// counts among the cache's claims, of which at most `max_size` are held at once (see
+    /// [`set_nx`](Cache::set_nx)): one more is refused with an error rather than waited for.
+    ///
     /// # Example
     ///
     /// ```

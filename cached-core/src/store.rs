@@ -71,7 +71,7 @@ impl Store {
     ) -> Result<Evicted, StoreError>
     where
         T: ?Sized + Serialize + ToOwned,
-        T::Owned: Serialize + Send + Sync + 'static,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         match self {
             Store::Memory(store) => Ok(memory::set(store, key, value, ttl)),
@@ -81,8 +81,8 @@ impl Store {
         }
     }
 
-    /// Stores `value` if `key` is absent. `pinned` entries are claims (locks, `set_nx`):
-    /// the memory store never evicts them while they live.
+    /// Stores `value` if `key` is absent: a claim, which the memory store never evicts while
+    /// it lives, and of which it holds at most `max_size`.
     pub(crate) async fn set_nx<T>(
         &self,
         key: &str,
@@ -91,10 +91,10 @@ impl Store {
     ) -> Result<(bool, Evicted), StoreError>
     where
         T: ?Sized + Serialize + ToOwned,
-        T::Owned: Serialize + Send + Sync + 'static,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         match self {
-            Store::Memory(store) => Ok(memory::set_nx(store, key, value, ttl)),
+            Store::Memory(store) => memory::set_nx(store, key, value, ttl),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => Ok((redis.set_nx(key, value, ttl).await?, 0)),
             Store::Custom(custom) => Ok((custom.set_nx(key, value, ttl).await?, 0)),
@@ -110,7 +110,7 @@ impl Store {
         ttl: Duration,
     ) -> Result<(bool, Evicted), StoreError> {
         match self {
-            Store::Memory(store) => Ok(memory::set_nx(store, key, token, ttl)),
+            Store::Memory(store) => memory::set_nx(store, key, token, ttl),
             #[cfg(feature = "redis")]
             Store::Redis(redis) => Ok((redis.lock(key, token, ttl).await?, 0)),
             Store::Custom(custom) => Ok((custom.lock(key, token, ttl).await?, 0)),
@@ -328,7 +328,7 @@ impl Store {
         flight: &Flight,
     ) -> Result<(Filled, Evicted), StoreError>
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         match (self, lease) {
             #[cfg(feature = "redis")]

@@ -125,10 +125,9 @@ pub struct Current<'a, V> {
 /// removed. `max_size` bounds the evictable entries, the cached values; pinned entries are
 /// held in addition, until they expire, are removed, or are replaced by an [`Action::Put`],
 /// which makes the entry evictable and counts it under `max_size` again. Counting claims
-/// within the bound would let a burst of them evict the cached values, and once claims alone
-/// filled it there would be nothing left to evict: a claim could only be refused, a wrong
-/// answer for a lock. Pinned entries should therefore be short-lived claims: [`len`] counts
-/// them with the others, [`pinned`] alone.
+/// within the bound would let a burst of them evict the cached values. The store does not
+/// bound them: its user does (a memory cache refuses a claim past `max_size` of them), by
+/// reading [`pinned`] before it pins. [`len`] counts them with the others.
 ///
 /// [`len`]: MemoryStore::len
 /// [`pinned`]: MemoryStore::pinned

@@ -14,7 +14,6 @@ mod circuits;
 mod cluster;
 mod connection;
 mod failure;
-mod io;
 mod lease;
 mod limit;
 mod near;
@@ -191,7 +190,11 @@ impl RedisStore {
     /// The bytes of `value` for `key`, unless the key's circuit refuses calls (checked
     /// first, so that a write Redis would not get costs no serialization) or they are more
     /// than the server takes.
-    fn encode<T: ?Sized + Serialize>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    fn encode<T>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let key = self.key(key);
         if self.circuits.for_key(key.as_bytes()).breaker.refuses() {
             return Err(StoreError::Backend(BackendError::Unavailable));
@@ -214,12 +217,11 @@ impl RedisStore {
 
     /// Stores `value` at `key` for `ttl` (`SET PX`), replacing a lease (whose load then
     /// does not store over this write).
-    pub(crate) async fn set<T: ?Sized + Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
+    pub(crate) async fn set<T>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let bytes = self.encode(key, value)?;
         let full = self.key(key);
         let written = self
@@ -237,12 +239,16 @@ impl RedisStore {
     }
 
     /// Stores `value` at `key` for `ttl` if the key is absent or only leased.
-    pub(crate) async fn set_nx<T: ?Sized + Serialize>(
+    pub(crate) async fn set_nx<T>(
         &self,
         key: &str,
         value: &T,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, StoreError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let bytes = self.encode(key, value)?;
         Ok(self.set_nx_bytes(key, &bytes, ttl).await?)
     }
@@ -487,7 +493,7 @@ impl RedisStore {
     }
 
     /// Stores a load's `value` while `key` holds its lease `marker` (see `lease.rs`).
-    pub(crate) async fn fill<T: Serialize>(
+    pub(crate) async fn fill<T: Serialize + DeserializeOwned + Clone>(
         &self,
         key: &str,
         value: &T,

@@ -145,7 +145,7 @@ impl<'a> Ticket<'a> {
     /// returned.
     pub(crate) async fn fill<T>(self, value: &T, ttl: Option<Duration>) -> Filled
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         let cache = self.cache;
         let ttl = ttl.unwrap_or(cache.inner.default_ttl);
@@ -189,7 +189,7 @@ impl<'a> Ticket<'a> {
         keep: impl FnOnce(&T) -> bool,
     ) -> Filled
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         if keep(value) {
             self.fill(value, ttl).await

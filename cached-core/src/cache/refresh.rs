@@ -152,7 +152,7 @@ impl Refresh {
     /// already, here or (on Redis) in another process.
     pub(crate) fn spawn<T, Fut>(self, load: Fut)
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         Fut: Future<Output = Option<T>> + Send + 'static,
     {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -173,7 +173,7 @@ impl Refresh {
 
     async fn run<T, Fut>(self, running: Running, load: Fut)
     where
-        T: Serialize + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         Fut: Future<Output = Option<T>> + Send + 'static,
     {
         let cache = &self.cache;

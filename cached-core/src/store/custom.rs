@@ -57,12 +57,11 @@ impl CustomStore {
         })
     }
 
-    pub(super) async fn set<T: ?Sized + Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
+    pub(super) async fn set<T>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let key = self.key(key);
         let bytes = self
             .format
@@ -71,12 +70,16 @@ impl CustomStore {
         Ok(self.backend.set(&key, bytes, Some(ttl)).await?)
     }
 
-    pub(super) async fn set_nx<T: ?Sized + Serialize>(
+    pub(super) async fn set_nx<T>(
         &self,
         key: &str,
         value: &T,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, StoreError>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned,
+    {
         let key = self.key(key);
         let bytes = self
             .format

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Aged, Evicted, Filled, Lease, Lookup};
+use super::{Aged, Evicted, Filled, Lease, Lookup, StoreError};
 use crate::backend::memory::{Action, Expiry, ValueStore};
 use crate::codec::DecodeError;
 use crate::error::BackendError;
@@ -48,23 +48,38 @@ where
 pub(super) fn set<T>(store: &ValueStore, key: &str, value: &T, ttl: Duration) -> Evicted
 where
     T: ?Sized + Serialize + ToOwned,
-    T::Owned: Serialize + Send + Sync + 'static,
+    T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     store.set(key, erase(value.to_owned()), ttl)
 }
 
 /// Stores `value` if `key` is absent, pinned: a claim (a lock, a `set_nx` marker) is never
-/// evicted while it lives, and is held beside `max_size` (see `MemoryStore`).
-pub(super) fn set_nx<T>(store: &ValueStore, key: &str, value: &T, ttl: Duration) -> (bool, Evicted)
+/// evicted while it lives, and is held beside `max_size`; at most `max_size` claims are
+/// held at once, and one more is refused (see [`Cache::set_nx`](crate::Cache::set_nx)).
+pub(super) fn set_nx<T>(
+    store: &ValueStore,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+) -> Result<(bool, Evicted), StoreError>
 where
     T: ?Sized + Serialize + ToOwned,
-    T::Owned: Serialize + Send + Sync + 'static,
+    T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     let value = erase(value.to_owned());
-    store.compute(key, |current| match current {
-        Some(_) => (Action::Keep, false),
-        None => (Action::Pin(value, Expiry::After(ttl)), true),
-    })
+    let (claimed, evicted) = store.compute(key, |current| match current {
+        Some(_) => (Action::Keep, Ok(false)),
+        None if store.pinned() >= store.max_size() => (Action::Keep, Err(())),
+        None => (Action::Pin(value, Expiry::After(ttl)), Ok(true)),
+    });
+    match claimed {
+        Ok(claimed) => Ok((claimed, evicted)),
+        Err(()) => Err(StoreError::Backend(BackendError::new(format!(
+            "{} claims (set_nx values and locks) are held, as many as max_size; this one \
+             is refused until one expires or is released",
+            store.max_size()
+        )))),
+    }
 }
 
 pub(super) fn incr(store: &ValueStore, key: &str, by: i64) -> Result<(i64, Evicted), BackendError> {
@@ -108,7 +123,7 @@ pub(super) fn fill<T>(
     flight: &Flight,
 ) -> (Filled, Evicted)
 where
-    T: Serialize + Clone + Send + Sync + 'static,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let value = erase(value.clone());
     store.compute(key, |_| {

@@ -94,12 +94,6 @@ impl RedisStore {
         F: Fn(Conn) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        // Replies are awaited, and timed out, on the caller's runtime (see `io.rs`).
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Failure::Setup(BackendError::new(
-                "the Redis backend must be called from within a tokio runtime",
-            )));
-        }
         self.fetch_slots_if_due().await;
         let gate = match via {
             Via::Key(key) => self.circuits.for_key(key.as_bytes()),

@@ -1,6 +1,6 @@
 //! The connections of a Redis cache: one multiplexed connection to the one server, or on a
-//! Redis Cluster one per primary, each made on first use (never while configuring), on the
-//! library's own I/O runtime (see `io.rs`), and replaced when it breaks.
+//! Redis Cluster one per primary, each made on first use (never while configuring) and
+//! replaced when it breaks.
 //!
 //! A cluster gets a connection per node rather than redis-rs' cluster client: that client
 //! serves every node from one task, and while it recovers from a failed node (it refreshes
@@ -8,30 +8,43 @@
 //! every node. With a connection per node, routed by the cache's own slot map (see
 //! `circuits.rs`), a dead node costs only the calls for its own slots.
 //!
-//! A connection lives on the I/O runtime, so no caller's runtime takes it down when it
-//! ends. A connection that broke (the server closed it, or restarted) is forgotten by the
-//! call that saw it break, and the next call makes a new one; concurrent callers share one
+//! # Runtimes
+//!
+//! A connection does its I/O in a task (redis-rs' driver) on the tokio runtime that made it,
+//! and a task dies with its runtime. Runtimes come and go (a `#[tokio::test]` returns, a
+//! command-line program builds one per command, a server rebuilds its own) while a cache
+//! outlives them all. So each runtime that calls the cache gets a connection of its own,
+//! made on it: a runtime that ends takes only its own connection with it, never a call in
+//! flight from another runtime, and the connection of a runtime that has gone is never used
+//! again. (One connection on a thread of the library's own would serve every runtime too,
+//! but each call would then cross threads twice: 60% more latency on loopback, measured.)
+//!
+//! A connection that broke (the server closed it, or restarted) is forgotten by the call
+//! that saw it break, and the next call makes a new one; concurrent callers share one
 //! attempt at a time, and the callers that waited for an attempt that failed get its error
 //! rather than trying again each in turn (the circuit breaker decides when to try again).
 //!
 //! A cache with a near cache speaks RESP3 on its connections, which deliver the server's
-//! invalidation pushes (and redis-rs' notice of a lost connection) to the near cache, and
-//! empties it whenever a connection is replaced: a new connection tracks none of the keys
-//! the old one did.
+//! invalidation pushes (and redis-rs' notice of a lost connection) to the near cache. The
+//! near cache is emptied whenever a connection goes, however it goes (replaced, broken, or
+//! its runtime ended): the keys it tracked are tracked no more, and their copies would
+//! miss the invalidations to come.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::ArcSwap;
 use parking_lot::RwLock;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, Client, Cmd, Pipeline, ProtocolVersion, PushInfo, RedisError};
 use redis::{RedisFuture, Value};
 
+use tokio::runtime::Id as RuntimeId;
+use tokio::task::AbortHandle;
+
 use super::failure::Failure;
-use super::io;
 use super::limit::ValueLimit;
 use super::near::Near;
 use crate::error::BackendError;
@@ -127,10 +140,42 @@ impl ConnectionLike for Conn {
     }
 }
 
-/// The connection in use, and which one it is.
+/// The connection of one runtime, and which one it is.
 struct Live {
     conn: MultiplexedConnection,
+    runtime: RuntimeId,
     generation: u64,
+    /// Held by the keeper task on the connection's runtime: gone when the runtime is.
+    alive: Weak<()>,
+    keeper: AbortHandle,
+}
+
+impl Live {
+    fn serves(&self, runtime: RuntimeId) -> bool {
+        self.runtime == runtime && self.alive.strong_count() > 0
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
+}
+
+/// Lives on a connection's runtime as long as the connection is in use; when it goes (its
+/// runtime ended, or the connection was replaced), the near cache is emptied, since the
+/// connection's tracking and its invalidations go with it.
+struct Keeper {
+    _alive: Arc<()>,
+    near: Option<Weak<Near>>,
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        if let Some(near) = self.near.as_ref().and_then(Weak::upgrade) {
+            near.reset();
+        }
+    }
 }
 
 /// The attempts at connecting: how many ended, and how the last one failed.
@@ -140,11 +185,11 @@ struct Attempts {
     failed: Option<RedisError>,
 }
 
-/// The lazily made, self-replacing connection to one server.
+/// The lazily made, self-replacing connections to one server, one per runtime.
 pub(crate) struct Connection {
     client: Client,
     config: AsyncConnectionConfig,
-    live: ArcSwapOption<Live>,
+    lives: ArcSwap<Vec<Arc<Live>>>,
     /// Held while connecting: one attempt at a time.
     attempts: tokio::sync::Mutex<Attempts>,
     /// Attempts ended, readable without the lock.
@@ -177,7 +222,7 @@ impl Connection {
         Ok(Self {
             client,
             config,
-            live: ArcSwapOption::empty(),
+            lives: ArcSwap::from_pointee(Vec::new()),
             attempts: tokio::sync::Mutex::new(Attempts::default()),
             ended: AtomicU64::new(0),
             generations: AtomicU64::new(0),
@@ -186,82 +231,111 @@ impl Connection {
         })
     }
 
-    /// A handle on the live connection, made first when there is none.
+    /// A handle on the connection of the caller's runtime, made first when there is none.
     pub(crate) async fn get(&self) -> Result<Conn, Failure> {
-        if let Some(live) = &*self.live.load() {
+        let runtime = current_runtime()?;
+        if let Some(live) = self.lives.load().iter().find(|live| live.serves(runtime)) {
             return Ok(handle(live));
         }
-        self.connect(false).await
+        self.connect(runtime, false).await
     }
 
     /// A handle on a new connection, made now: for the circuit breaker's probe, which must
     /// test the server as it is now, not a connection made before it went down.
     #[cold]
     pub(crate) async fn renew(&self) -> Result<Conn, Failure> {
-        self.connect(true).await
+        self.connect(current_runtime()?, true).await
     }
 
     /// Forgets the connection `generation` (a call saw it break), unless it was replaced
-    /// already: the next call makes a new one.
+    /// already: the next call of its runtime makes a new one.
     pub(crate) fn broken(&self, generation: u64) {
-        let current = self.live.load();
-        if current
-            .as_ref()
-            .is_some_and(|live| live.generation == generation)
-        {
-            self.live.compare_and_swap(&current, None);
-        }
+        self.lives.rcu(|lives| {
+            lives
+                .iter()
+                .filter(|live| live.generation != generation)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
     }
 
     #[cold]
-    async fn connect(&self, renew: bool) -> Result<Conn, Failure> {
+    async fn connect(&self, runtime: RuntimeId, renew: bool) -> Result<Conn, Failure> {
         let ended_before = self.ended.load(Ordering::Acquire);
         let mut attempts = self.attempts.lock().await;
+        let live = || {
+            let lives = self.lives.load();
+            lives
+                .iter()
+                .find(|live| live.serves(runtime))
+                .map(|live| handle(live))
+        };
         if !renew && attempts.ended > ended_before {
-            // An attempt ended while this caller waited: its outcome is this caller's too.
-            return match (&*self.live.load(), &attempts.failed) {
-                (Some(live), _) => Ok(handle(live)),
-                (None, Some(error)) => Err(Failure::Redis(error.clone())),
-                (None, None) => Err(Failure::Setup(BackendError::new(
-                    "the Redis connection was lost as it was made",
-                ))),
-            };
+            // An attempt ended while this caller waited: a failure is this caller's too.
+            if let Some(error) = &attempts.failed {
+                return Err(Failure::Redis(error.clone()));
+            }
         }
-        if !renew && let Some(live) = &*self.live.load() {
-            return Ok(handle(live));
+        if !renew && let Some(conn) = live() {
+            return Ok(conn);
         }
-        let (client, config) = (self.client.clone(), self.config.clone());
-        let limit = Arc::clone(&self.limit);
-        let made = io::run(async move {
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            limit.learn(&mut conn).await;
-            Ok::<_, RedisError>(conn)
-        })
-        .await;
+        let made = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await;
         attempts.ended += 1;
         self.ended.store(attempts.ended, Ordering::Release);
-        let conn = match made {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => {
+        let mut conn = match made {
+            Ok(conn) => conn,
+            Err(error) => {
                 attempts.failed = Some(error.clone());
                 return Err(Failure::Redis(error));
             }
-            Err(error) => return Err(Failure::Setup(error)),
         };
         attempts.failed = None;
+        self.limit.learn(&mut conn).await;
+        let token = Arc::new(());
+        let alive = Arc::downgrade(&token);
+        let keeper = Keeper {
+            _alive: token,
+            near: self.near.as_ref().map(Arc::downgrade),
+        };
+        let keeper = tokio::spawn(async move {
+            let _keeper = keeper;
+            std::future::pending::<()>().await;
+        })
+        .abort_handle();
         let live = Arc::new(Live {
             conn,
+            runtime,
             generation: self.generations.fetch_add(1, Ordering::Relaxed) + 1,
+            alive,
+            keeper,
         });
         let conn = handle(&live);
-        let replaced = self.live.swap(Some(live));
-        if let (Some(near), Some(_)) = (&self.near, replaced) {
-            near.reset();
-        }
+        // The runtime's connection it replaces (a probe's), and those of runtimes that have
+        // gone, are dropped here.
+        self.lives.rcu(|lives| {
+            lives
+                .iter()
+                .filter(|held| held.runtime != runtime && held.alive.strong_count() > 0)
+                .cloned()
+                .chain(std::iter::once(Arc::clone(&live)))
+                .collect::<Vec<_>>()
+        });
         Ok(conn)
     }
+}
+
+/// The runtime the caller runs on, which awaits and times out its replies.
+fn current_runtime() -> Result<RuntimeId, Failure> {
+    tokio::runtime::Handle::try_current()
+        .map(|runtime| runtime.id())
+        .map_err(|_| {
+            Failure::Setup(BackendError::new(
+                "the Redis backend must be called from within a tokio runtime",
+            ))
+        })
 }
 
 fn handle(live: &Live) -> Conn {
