@@ -324,3 +324,97 @@ async fn a_panicking_handler_is_caught_logged_counted_and_isolated() {
         );
     }
 }
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "tagged:book:{id}", tags = ["tagged:author:{author}"])]
+struct Book {
+    id: u64,
+    author: String,
+}
+
+/// An entity's entry joins the tags rendered from it: `delete_tags` of one drops it,
+/// whether `cached_get` stored it or `saved` wrote it through; a tag invalidated while the
+/// object loads leaves the loaded object unstored (it could not reach the entry, which had
+/// not joined yet), and the next load stores.
+#[tokio::test]
+async fn an_entitys_entry_joins_its_tags() {
+    let cache = cached_core::cache();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let load = |book: Book| {
+        let loads = Arc::clone(&loads);
+        async move {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(Some(book))
+        }
+    };
+    let ada = Book {
+        id: 1,
+        author: "ada".into(),
+    };
+    assert_eq!(
+        Book::cached_get(&1, || load(ada.clone())).await,
+        Ok(Some(ada.clone()))
+    );
+    assert!(cache.exists("tagged:book:1").await.unwrap(), "stored");
+    assert_eq!(cache.delete_tags(&["tagged:author:ada"]).await.unwrap(), 1);
+    assert!(
+        !cache.exists("tagged:book:1").await.unwrap(),
+        "dropped by its tag"
+    );
+    assert_eq!(
+        Book::cached_get(&1, || load(ada.clone())).await,
+        Ok(Some(ada.clone()))
+    );
+    assert!(cache.exists("tagged:book:1").await.unwrap(), "stored again");
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
+
+    // The tag is invalidated while the object loads.
+    let grace = Book {
+        id: 2,
+        author: "grace".into(),
+    };
+    let (started, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let loading = {
+        let (started, release, grace) = (Arc::clone(&started), Arc::clone(&release), grace.clone());
+        tokio::spawn(async move {
+            Book::cached_get(&2, || async {
+                started.notify_one();
+                release.notified().await;
+                Ok::<_, ()>(Some(grace))
+            })
+            .await
+        })
+    };
+    started.notified().await;
+    cache.delete_tags(&["tagged:author:grace"]).await.unwrap();
+    release.notify_one();
+    assert_eq!(loading.await.unwrap(), Ok(Some(grace.clone())), "returned");
+    assert!(!cache.exists("tagged:book:2").await.unwrap(), "not stored");
+    assert_eq!(
+        Book::cached_get(&2, || load(grace.clone())).await,
+        Ok(Some(grace.clone()))
+    );
+    assert!(
+        cache.exists("tagged:book:2").await.unwrap(),
+        "the next load stores"
+    );
+
+    // Written through by a save: joined too.
+    let moved = Book {
+        id: 2,
+        author: "ada".into(),
+    };
+    moved.saved().await;
+    assert_eq!(
+        cache.get::<Book>("tagged:book:2").await.unwrap(),
+        Some(moved)
+    );
+    cache.delete_tags(&["tagged:author:ada"]).await.unwrap();
+    assert!(
+        !cache.exists("tagged:book:2").await.unwrap(),
+        "the saved entry joined its tag"
+    );
+}

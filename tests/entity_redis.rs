@@ -16,6 +16,13 @@ struct User {
     name: String,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, CachedEntity)]
+#[cache(key = "book:{id}", cache = "entities-redis", tags = ["author:{author}"])]
+struct Book {
+    id: u64,
+    author: String,
+}
+
 #[tokio::test]
 async fn a_save_in_one_process_reaches_another_through_redis() {
     let server = RedisServer::start();
@@ -102,4 +109,45 @@ async fn a_save_that_cannot_be_written_through_removes_the_old_entry(other: &Cac
     reading.value = f64::NAN;
     reading.saved().await;
     assert_eq!(other.get::<Reading>("reading:1").await.unwrap(), None);
+
+    // An entity's entry joins the tags rendered from it, on Redis as in memory: a tag
+    // invalidation in another process drops it; a tag invalidated while the object loads
+    // leaves it unstored; a saved object's entry joins them too.
+    let book = Book {
+        id: 1,
+        author: "ada".into(),
+    };
+    let found = Book::cached_get(&1, || async { Ok::<_, ()>(Some(book.clone())) }).await;
+    assert_eq!(found, Ok(Some(book.clone())));
+    assert!(other.exists("book:1").await.unwrap(), "stored");
+    assert_eq!(other.delete_tags(&["author:ada"]).await.unwrap(), 1);
+    assert!(
+        !other.exists("book:1").await.unwrap(),
+        "dropped by its tag, from another process"
+    );
+    let (started, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+    let (loaded, ()) = tokio::join!(
+        Book::cached_get(&1, || async {
+            started.notify_one();
+            release.notified().await;
+            Ok::<_, ()>(Some(book.clone()))
+        }),
+        async {
+            started.notified().await;
+            other.delete_tags(&["author:ada"]).await.unwrap();
+            release.notify_one();
+        }
+    );
+    assert_eq!(loaded, Ok(Some(book.clone())));
+    assert!(
+        !other.exists("book:1").await.unwrap(),
+        "invalidated while it loaded: not stored"
+    );
+    book.saved().await;
+    assert!(other.exists("book:1").await.unwrap());
+    other.delete_tags(&["author:ada"]).await.unwrap();
+    assert!(
+        !other.exists("book:1").await.unwrap(),
+        "the saved entry joined its tag"
+    );
 }

@@ -70,15 +70,39 @@ async fn redis_deletes_exactly_the_tagged_entries_without_a_scan() {
     }
     let mut left = raw_keys(&server).await;
     left.sort();
-    let expected: [&[u8]; 3] = [
+    let expected: [&[u8]; 7] = [
+        b"app:\0cached:tag:even",
+        b"app:\0cached:tag:group:0",
         b"app:\0cached:tag:group:1",
         b"app:\0cached:tag:group:2",
+        b"app:\0cached:tag:nothing",
+        b"app:\0cached:tag:odd",
         b"app:untagged",
     ];
     assert_eq!(
         left, expected,
-        "the sets of the tags not deleted, and nothing else"
+        "the tags, those deleted as tombstones, and nothing else"
     );
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for deleted in ["even", "group:0", "nothing", "odd"] {
+        let key = format!("app:\0cached:tag:{deleted}");
+        let fields: Vec<String> = redis::cmd("HKEYS")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            fields.iter().all(|field| !field.starts_with(':')),
+            "the tombstone of {deleted} names no key: {fields:?}"
+        );
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "a tombstone expires");
+    }
 }
 
 /// Every key of the server, as bytes.

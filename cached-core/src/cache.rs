@@ -172,12 +172,32 @@ impl Cache {
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
+        self.set_joining(key, value, ttl, &[]).await
+    }
+
+    /// [`set`](Cache::set), with `key` joined to `tags` first (an entity written through):
+    /// a later [`delete_tags`](Cache::delete_tags) of one of them removes the entry.
+    pub(crate) async fn set_joining<T>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        tags: &[String],
+    ) -> Result<()>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
         let ttl = ttl.unwrap_or(self.inner.default_ttl);
         if ttl.is_zero() {
             return self.delete(key).await.map(drop);
         }
+        let joined = self
+            .add_tags(key, tags, Some(ttl))
+            .await
+            .map_err(|error| self.backend_error("set", key, error))?;
         let written = self
-            .invalidating_key(key, self.inner.store.set(key, value, ttl))
+            .invalidating_key(key, self.inner.store.set(key, value, ttl, &joined))
             .await;
         match written {
             Ok(evicted) => {

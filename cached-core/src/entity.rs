@@ -3,11 +3,13 @@
 //! [`CachedEntity`](derive@crate::CachedEntity) with its key written once, and gets:
 //!
 //! - `Type::cached_get(<key fields>, loader)`: cache-aside with single-flight (only a found
-//!   object, `Ok(Some(_))`, is stored);
-//! - [`saved`](CachedEntity::saved): write-through after the object was saved, then the
-//!   invalidations the type declares (`invalidates = [...]`, `tags = [...]`);
-//! - [`deleted`](CachedEntity::deleted): the object's entry removed, then the same
-//!   invalidations;
+//!   object, `Ok(Some(_))`, is stored), its entry joined to the object's `tags = [...]`, so
+//!   that [`Cache::delete_tags`] of one of them removes it (the first load after a tag is
+//!   created or invalidated is returned unstored: see "Tags" below);
+//! - [`saved`](CachedEntity::saved): the invalidations the type declares (`invalidates =
+//!   [...]`, `tags = [...]`), then write-through of the saved object, joined to its tags;
+//! - [`deleted`](CachedEntity::deleted): the same invalidations and the object's entry
+//!   removed;
 //! - [`on_saved`] and [`on_deleted`]: handlers the application registers for a type's
 //!   changes (the seed's `@post_save`/`@post_delete` signals), run after the invalidations.
 //!
@@ -29,7 +31,7 @@
 //! let found = User::cached_get(&1, || async { Ok::<_, ()>(Some(ada.clone())) }).await;
 //! assert_eq!(found, Ok(Some(ada.clone())));
 //! assert_eq!(ada.cache_key().unwrap(), "user:1");
-//! ada.saved().await; // write-through, then `users:team:7` is deleted
+//! ada.saved().await; // `users:team:7` is deleted, then the entry written through
 //! ada.deleted().await;
 //! # assert!(!cached_core::cache().exists("user:1").await.unwrap());
 //! # }
@@ -37,6 +39,15 @@
 //!
 //! Failures follow the attributes' rules: a cache failure never fails the caller; it is
 //! logged and counted (an invalidation that fails at `error`).
+//!
+//! # Tags
+//!
+//! An entity's tags are rendered from the object, so they are known only once it is
+//! loaded: its entry joins them after the load, before it is stored. A tag invalidation
+//! that runs during the load cannot reach the entry, which has not joined yet, but it
+//! removes the tag; so a load finding a tag younger than itself does not store its value
+//! (it is returned all the same), and invalidation still wins. The cost: the first load of
+//! an object after one of its tags is created or invalidated is not stored, the next is.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -89,37 +100,50 @@ pub trait CachedEntity: Serialize + DeserializeOwned + Clone + Send + Sync + 'st
         registry::cache_for(Self::CACHE, "entity")
     }
 
-    /// Write-through after this object was saved: its entry is set to it, then the declared
-    /// invalidations run, then the [`on_saved`] handlers. Never fails (see the module
-    /// documentation).
+    /// Write-through after this object was saved: the declared invalidations run, then its
+    /// entry is set to it (joined to its tags), then the [`on_saved`] handlers run. Never
+    /// fails (see the module documentation).
     fn saved(&self) -> impl Future<Output = ()> + Send {
         changed(self, Change::Saved)
     }
 
-    /// After this object was deleted: its entry is removed, then the declared invalidations
-    /// run, then the [`on_deleted`] handlers. Never fails (see the module documentation).
+    /// After this object was deleted: the declared invalidations run and its entry is
+    /// removed, then the [`on_deleted`] handlers run. Never fails (see the module
+    /// documentation).
     fn deleted(&self) -> impl Future<Output = ()> + Send {
         changed(self, Change::Deleted)
     }
 }
 
-/// What a change of `object` does: its own entry written through (saved) or removed
-/// (deleted, or a write-through that failed), then its invalidations, then the handlers.
+/// What a change of `object` does: its invalidations, then its own entry written through,
+/// joined to the object's tags (saved), or removed (deleted, or a write-through that failed),
+/// then the handlers. The invalidations come first so that the tags they remove do not
+/// take the entry just written with them.
 async fn changed<T: CachedEntity>(object: &T, change: Change) {
     let Some(cache) = T::entity_cache() else {
         return;
     };
+    let invalidations = object.invalidations();
+    let tags = rendered(&invalidations.tags);
+    invalidate::<T>(&cache, invalidations).await;
     match object.cache_key() {
         Ok(key) => {
-            let written = change == Change::Saved && write_through(&cache, &key, object).await;
+            let written =
+                change == Change::Saved && write_through(&cache, &key, object, tags).await;
             if !written && let Err(error) = cache.delete(&key).await {
                 tracing::error!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "cache invalidation failed; the key may hold a stale value");
             }
         }
         Err(error) => unrendered(&cache, &error),
     }
-    invalidate::<T>(&cache, object.invalidations()).await;
     run_handlers(&cache, object, change).await;
+}
+
+/// The tags of an object, rendered; `None` when one cannot be (its entry is then not
+/// stored: a tag invalidation could not reach it). The failures are counted and logged by
+/// the invalidation of the same tags.
+fn rendered(tags: &[Result<String, RenderError>]) -> Option<Vec<String>> {
+    tags.iter().map(|tag| tag.as_ref().ok().cloned()).collect()
 }
 
 /// A handler of an entity's change: run after the declared invalidations, with a clone of
@@ -262,10 +286,18 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("a panic without a message")
 }
 
-/// Sets `key` to `object`; `false` (logged) when that failed, so that the entry is removed
-/// instead.
-async fn write_through<T: CachedEntity>(cache: &Cache, key: &str, object: &T) -> bool {
-    match cache.set(key, object, T::TTL).await {
+/// Sets `key` to `object`, joined to its `tags`; `false` (logged) when that failed or a
+/// tag could not be rendered, so that the entry is removed instead.
+async fn write_through<T: CachedEntity>(
+    cache: &Cache,
+    key: &str,
+    object: &T,
+    tags: Option<Vec<String>>,
+) -> bool {
+    let Some(tags) = tags else {
+        return false;
+    };
+    match cache.set_joining(key, object, T::TTL, &tags).await {
         Ok(()) => true,
         Err(error) => {
             tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %key, %error, "write-through failed; deleting the entry instead");
@@ -324,7 +356,27 @@ where
             Err(error) => Err(Missing::Failed(error)),
         }
     };
-    match cache.try_get_or_set(&key, load, T::TTL).await {
+    let tags_of = |found: &T| {
+        found
+            .invalidations()
+            .tags
+            .into_iter()
+            .map(|tag| {
+                tag.map_err(|error| {
+                    cache.count_error();
+                    tracing::warn!(target: LOG_TARGET, cache = %cache.name(), %error, "a tag of the loaded object could not be rendered; not stored");
+                })
+                .ok()
+            })
+            .collect::<Option<Vec<String>>>()
+    };
+    if let Some(found) = cache.lookup::<T>(&key).await {
+        return Ok(Some(found));
+    }
+    match cache
+        .load_ok_tagged_after(&key, T::TTL, tags_of, load)
+        .await
+    {
         Ok(found) => Ok(Some(found)),
         Err(Missing::NotFound) => Ok(None),
         Err(Missing::Failed(error)) => Err(error),

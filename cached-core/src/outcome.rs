@@ -36,6 +36,17 @@ impl From<BackendError> for StoreError {
     }
 }
 
+/// What joining a key to its tags gave the write or load that follows.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Joined {
+    /// On Redis, each tag with the version the entry is stored with, checked on every read
+    /// (see `backend/redis/versions.rs`); empty elsewhere.
+    pub(crate) versions: Vec<(String, String)>,
+    /// How long ago the youngest of the tags was created: a tag created after a load began
+    /// was invalidated (or evicted) while it ran. `None` without tags.
+    pub(crate) youngest: Option<Duration>,
+}
+
 /// What a write did besides storing: entries evicted to make room.
 pub(crate) type Evicted = u64;
 

@@ -21,7 +21,7 @@ use crate::error::BackendError;
 use crate::flight::Flight;
 use crate::ttl::Ttl;
 
-pub(crate) use crate::outcome::{Aged, Claim, Evicted, Filled, Lease, Lookup, StoreError};
+pub(crate) use crate::outcome::{Aged, Claim, Evicted, Filled, Joined, Lease, Lookup, StoreError};
 pub(crate) use custom::CustomStore;
 
 /// The store behind one cache.
@@ -63,11 +63,14 @@ impl Store {
         }
     }
 
+    /// Stores `value` at `key` for `ttl`, with the versions of the tags it `joined`.
+    #[cfg_attr(not(feature = "redis"), allow(unused_variables))]
     pub(crate) async fn set<T>(
         &self,
         key: &str,
         value: &T,
         ttl: Duration,
+        joined: &Joined,
     ) -> Result<Evicted, StoreError>
     where
         T: ?Sized + Serialize + ToOwned,
@@ -76,7 +79,7 @@ impl Store {
         match self {
             Store::Memory(store) => Ok(memory::set(store, key, value, ttl)),
             #[cfg(feature = "redis")]
-            Store::Redis(redis) => redis.set(key, value, ttl).await.map(|()| 0),
+            Store::Redis(redis) => redis.set(key, value, ttl, joined).await.map(|()| 0),
             Store::Custom(custom) => custom.set(key, value, ttl).await.map(|()| 0),
         }
     }
@@ -319,6 +322,10 @@ impl Store {
     /// Stores a load's `value` at `key` for `ttl` while its claim holds: `lease` is intact
     /// and `flight` not detached, checked atomically with the write. Custom backends cannot
     /// check atomically; the cache serializes their fills with invalidations instead.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "what a fill is: the key, value and lifetime, the claim and the tags it holds"
+    )]
     pub(crate) async fn fill<T>(
         &self,
         key: &str,
@@ -326,6 +333,7 @@ impl Store {
         ttl: Duration,
         lease: &Lease,
         flight: &Flight,
+        joined: &Joined,
     ) -> Result<(Filled, Evicted), StoreError>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -342,7 +350,7 @@ impl Store {
             (Store::Memory(store), _) => Ok(memory::fill(store, key, value, ttl, flight)),
             #[cfg(feature = "redis")]
             (Store::Redis(redis), Lease::Redis { marker, .. }) => {
-                Ok((redis.fill(key, value, ttl, marker).await?, 0))
+                Ok((redis.fill(key, value, ttl, marker, joined).await?, 0))
             }
             #[cfg(feature = "redis")]
             (Store::Redis(_), Lease::Local) => Ok((Filled::Kept, 0)),

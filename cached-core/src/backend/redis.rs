@@ -23,9 +23,11 @@ mod scripts;
 mod settings;
 mod tags;
 mod tracked;
+mod versions;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::{Value, cmd};
@@ -36,7 +38,7 @@ use crate::codec::{self, DecodeError, EncodeError, ValueFormat};
 use crate::error::BackendError;
 use crate::glob;
 use crate::key;
-use crate::outcome::{Filled, Lookup, StoreError};
+use crate::outcome::{Filled, Joined, Lookup, StoreError};
 use crate::ttl::Ttl;
 
 use call::Via;
@@ -105,6 +107,9 @@ pub(crate) struct RedisStore {
     limit: Arc<ValueLimit>,
     /// The refusals logged so far (see `redis/refusal.rs`).
     refusals: Refusals,
+    /// Whether an entry stored with tag versions was met: from then on, on one server,
+    /// reads check versions in their own round trip (see `redis/versions.rs`).
+    tags_seen: AtomicBool,
 }
 
 impl RedisStore {
@@ -154,19 +159,25 @@ impl RedisStore {
         &self,
         key: &str,
     ) -> Result<Lookup<T>, BackendError> {
-        let key = self.key(key);
-        let key: &str = &key;
-        let reply = self
-            .call(Via::Key(key), |mut conn| async move {
-                cmd("GET")
-                    .arg(key)
-                    .query_async::<Option<Vec<u8>>>(&mut conn)
-                    .await
-            })
-            .await;
+        let full = self.key(key);
+        let full: &str = &full;
+        let (reply, verified) = if self.reads_tagged() {
+            (self.read_tagged(full).await.map(|(bytes, _)| bytes), true)
+        } else {
+            let reply = self
+                .call(Via::Key(full), |mut conn| async move {
+                    cmd("GET")
+                        .arg(full)
+                        .query_async::<Option<Vec<u8>>>(&mut conn)
+                        .await
+                })
+                .await;
+            (reply, false)
+        };
         match reply {
             Ok(Some(bytes)) if lease::is_lease(&bytes) => Ok(Lookup::Miss),
-            Ok(bytes) => Ok(self.format.lookup(key.as_bytes(), bytes.as_deref())),
+            Ok(Some(bytes)) => self.decode(key, &bytes, verified).await,
+            Ok(None) => Ok(Lookup::Miss),
             Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
                 Ok(Lookup::Undecodable(DecodeError::new(
                     "the key holds a Redis data type other than a string",
@@ -174,6 +185,63 @@ impl RedisStore {
             }
             Err(failure) => Err(self.backend_error(failure)),
         }
+    }
+
+    /// The value `bytes` (read at `key`, not a lease) hold: for an entry stored with tag
+    /// versions, once they are checked (`verified`: by the read itself), a miss when they
+    /// no longer hold (see `redis/versions.rs`).
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        verified: bool,
+    ) -> Result<Lookup<T>, BackendError> {
+        let full = self.key(key);
+        let payload = match versions::split(bytes) {
+            None => bytes,
+            Some(Err(())) => {
+                return Ok(Lookup::Undecodable(DecodeError::new(
+                    "an entry whose tag versions are cut short",
+                )));
+            }
+            Some(Ok(tagged)) => {
+                if !verified && !self.still_tagged(key, bytes, &tagged).await? {
+                    return Ok(Lookup::Miss);
+                }
+                tagged.payload
+            }
+        };
+        Ok(self.format.lookup(full.as_bytes(), Some(payload)))
+    }
+
+    /// Whether reads check tag versions in their own round trip: on one server, once an
+    /// entry stored with them was met (a cluster keeps a tag in another slot than its
+    /// entries, out of a script's reach).
+    fn reads_tagged(&self) -> bool {
+        self.tags_seen.load(Ordering::Relaxed)
+            && !matches!(self.connections, Connections::Cluster(_))
+    }
+
+    /// Notes that this cache holds entries stored with tag versions.
+    fn note_tags(&self) {
+        if !self.tags_seen.load(Ordering::Relaxed) {
+            self.tags_seen.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// `GET` and `PTTL` of `full` (a prefixed key) by the script that checks tag versions
+    /// and removes an entry whose tags no longer hold them (see `redis/versions.rs`).
+    async fn read_tagged(&self, full: &str) -> Result<(Option<Vec<u8>>, i64), Failure> {
+        let tags = format!("{}{}", self.prefix, tags::TAG_PREFIX);
+        let tags = &tags;
+        self.call(Via::Key(full), |mut conn| async move {
+            scripts::READ_TAGGED
+                .key(full)
+                .arg(tags)
+                .invoke_async(&mut conn)
+                .await
+        })
+        .await
     }
 
     /// Whether calls are refused now as a whole (the server's circuit, or a cluster's while
@@ -187,10 +255,10 @@ impl RedisStore {
         self.circuits.open()
     }
 
-    /// The bytes of `value` for `key`, unless the key's circuit refuses calls (checked
-    /// first, so that a write Redis would not get costs no serialization) or they are more
-    /// than the server takes.
-    fn encode<T>(&self, key: &str, value: &T) -> Result<Vec<u8>, StoreError>
+    /// The bytes of `value` for `key`, stored with the versions of the tags it `joined`,
+    /// unless the key's circuit refuses calls (checked first, so that a write Redis would
+    /// not get costs no serialization) or they are more than the server takes.
+    fn encode<T>(&self, key: &str, value: &T, joined: &Joined) -> Result<Vec<u8>, StoreError>
     where
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + DeserializeOwned,
@@ -199,10 +267,11 @@ impl RedisStore {
         if self.circuits.for_key(key.as_bytes()).breaker.refuses() {
             return Err(StoreError::Backend(BackendError::Unavailable));
         }
-        let bytes = self
+        let payload = self
             .format
             .encode(key.as_bytes(), value)
             .map_err(StoreError::Encode)?;
+        let bytes = versions::frame(joined, payload);
         let limit = self.limit.bytes();
         if bytes.len() > limit {
             return Err(StoreError::Encode(EncodeError::new(format!(
@@ -216,13 +285,19 @@ impl RedisStore {
     }
 
     /// Stores `value` at `key` for `ttl` (`SET PX`), replacing a lease (whose load then
-    /// does not store over this write).
-    pub(crate) async fn set<T>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), StoreError>
+    /// does not store over this write), with the versions of the tags it `joined`.
+    pub(crate) async fn set<T>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Duration,
+        joined: &Joined,
+    ) -> Result<(), StoreError>
     where
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + DeserializeOwned,
     {
-        let bytes = self.encode(key, value)?;
+        let bytes = self.encode(key, value, joined)?;
         let full = self.key(key);
         let written = self
             .query::<Value>(
@@ -249,7 +324,7 @@ impl RedisStore {
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + DeserializeOwned,
     {
-        let bytes = self.encode(key, value)?;
+        let bytes = self.encode(key, value, &Joined::default())?;
         Ok(self.set_nx_bytes(key, &bytes, ttl).await?)
     }
 
@@ -492,15 +567,17 @@ impl RedisStore {
         deleted.map(|deleted| deleted == 1)
     }
 
-    /// Stores a load's `value` while `key` holds its lease `marker` (see `lease.rs`).
+    /// Stores a load's `value` while `key` holds its lease `marker` (see `lease.rs`), with
+    /// the versions of the tags the load `joined`.
     pub(crate) async fn fill<T: Serialize + DeserializeOwned + Clone>(
         &self,
         key: &str,
         value: &T,
         ttl: Duration,
         marker: &[u8],
+        joined: &Joined,
     ) -> Result<Filled, StoreError> {
-        let bytes = self.encode(key, value)?;
+        let bytes = self.encode(key, value, joined)?;
         let ttl = ttl_millis(ttl);
         let stored = self
             .script::<i64>(&scripts::FILL, key, |invocation| {

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,7 +23,7 @@ use super::Cache;
 use crate::LOG_TARGET;
 use crate::error::BackendError;
 use crate::flight::{Flight, Flights, Outcome, Phase};
-use crate::store::{Claim, Filled, Lease, StoreError};
+use crate::store::{Claim, Filled, Joined, Lease, StoreError};
 
 /// What a load gave one caller.
 pub(crate) enum Flown<S, O> {
@@ -99,18 +99,23 @@ impl<T: Clone, E> Loaded<T, Result<T, E>> {
     }
 }
 
-/// How a load fills its key: for how long (the cache's default when `None`), and, for an
-/// entry kept past its freshness (`stale_if_error`), over what: the claim its read gave,
-/// so that the old value stays readable (here and in other processes) until the new one
-/// replaces it, and stays if the load fails.
+/// How a load fills its key: for how long (the cache's default when `None`); for an entry
+/// kept past its freshness (`stale_if_error`), over what: the claim its read gave, so that
+/// the old value stays readable (here and in other processes) until the new one replaces
+/// it, and stays if the load fails; and with the versions of the tags the key joined.
 pub(crate) struct Fill {
     pub(crate) ttl: Option<Duration>,
     pub(crate) over: Option<Lease>,
+    pub(crate) joined: Joined,
 }
 
 impl From<Option<Duration>> for Fill {
     fn from(ttl: Option<Duration>) -> Self {
-        Self { ttl, over: None }
+        Self {
+            ttl,
+            over: None,
+            joined: Joined::default(),
+        }
     }
 }
 
@@ -121,6 +126,7 @@ pub(crate) struct Ticket<'a> {
     key: &'a str,
     flight: Arc<Flight>,
     lease: Lease,
+    joined: Joined,
 }
 
 impl<'a> Ticket<'a> {
@@ -131,7 +137,14 @@ impl<'a> Ticket<'a> {
             key,
             flight,
             lease,
+            joined: Joined::default(),
         }
+    }
+
+    /// This ticket, filling with the versions of the tags the key `joined`.
+    pub(crate) fn with_tags(mut self, joined: Joined) -> Self {
+        self.joined = joined;
+        self
     }
 
     /// The key this load fills.
@@ -160,7 +173,14 @@ impl<'a> Ticket<'a> {
         let filled = cache
             .inner
             .store
-            .fill(self.key, value, ttl, &self.lease, &self.flight)
+            .fill(
+                self.key,
+                value,
+                ttl,
+                &self.lease,
+                &self.flight,
+                &self.joined,
+            )
             .await;
         match filled {
             Ok((Filled::Stored, evicted)) => {
@@ -239,8 +259,8 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = T>,
     {
-        let Fill { ttl, over } = fill.into();
-        self.load(key, Some::<T>, over, |ticket| async move {
+        let Fill { ttl, over, joined } = fill.into();
+        self.load(key, Some::<T>, over, joined, |ticket| async move {
             let value = load().await;
             let filled = ticket.fill_if(&value, ttl, keep).await;
             Loaded::shared(value, filled)
@@ -263,9 +283,9 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let Fill { ttl, over } = fill.into();
+        let Fill { ttl, over, joined } = fill.into();
         let flown = self
-            .load(key, Some::<T>, over, |ticket| async move {
+            .load(key, Some::<T>, over, joined, |ticket| async move {
                 match load().await {
                     Ok(value) => {
                         let filled = ticket.fill_if(&value, ttl, keep).await;
@@ -273,6 +293,59 @@ impl Cache {
                     }
                     Err(error) => Loaded::ok(Err(error), ticket.skip().await),
                 }
+            })
+            .await;
+        match flown {
+            Flown::Own(result) => result,
+            Flown::Shared(value) => Ok(value),
+        }
+    }
+
+    /// Loads a `Result` whose `Ok` value names its own tags (`tags_of`: an entity's, `None`
+    /// when they cannot be rendered): they are joined after the load, before the fill. A
+    /// tag invalidation that ran during the load could not reach the key, which had not
+    /// joined it yet, but it removed the tag: a tag younger than the load (or one that
+    /// cannot be joined) leaves the value unstored, so that invalidation still wins. The
+    /// first load after a tag is created, or invalidated, is therefore returned unstored.
+    pub(crate) async fn load_ok_tagged_after<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        tags_of: impl FnOnce(&T) -> Option<Vec<String>>,
+        load: F,
+    ) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let flown = self
+            .load(key, Some::<T>, None, Joined::default(), |ticket| async move {
+                let started = Instant::now();
+                let value = match load().await {
+                    Ok(value) => value,
+                    Err(error) => return Loaded::ok(Err(error), ticket.skip().await),
+                };
+                let joined = match tags_of(&value) {
+                    Some(tags) => self.add_tags(key, &tags, ttl).await.map_err(|error| {
+                        self.inner.stats.errors.incr();
+                        tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "the loaded value could not join its tags; not stored");
+                    }),
+                    None => Err(()),
+                };
+                // The load's time is taken after the join returns: it errs toward not
+                // storing. (A Redis tag's age is told by the server's clock alone.)
+                let filled = match joined {
+                    Ok(joined) if joined.youngest.is_none_or(|age| age >= started.elapsed()) => {
+                        ticket.with_tags(joined).fill(&value, ttl).await
+                    }
+                    Ok(_) => {
+                        tracing::debug!(target: LOG_TARGET, cache = %self.inner.name, %key, "loaded value not stored: one of its tags is younger than the load (invalidated, or new, meanwhile)");
+                        ticket.skip().await
+                    }
+                    Err(()) => ticket.skip().await,
+                };
+                Loaded::ok(Ok(value), filled)
             })
             .await;
         match flown {
@@ -295,11 +368,12 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let Fill { ttl, over } = fill.into();
+        let Fill { ttl, over, joined } = fill.into();
         self.load(
             key,
             |value: T| Some(Ok(value)),
             over,
+            joined,
             |ticket| async move {
                 let result = load().await;
                 let filled = match &result {
@@ -318,12 +392,14 @@ impl Cache {
     /// Loads `key` after a miss: one load per key among concurrent callers, filled only
     /// while no invalidation came (see the module documentation). `accept` reads a value
     /// found on the second look (`None` to load anyway); `over`, when given, is the claim
-    /// to fill under instead of a second look (see [`Fill`]); `run` loads with a [`Ticket`].
+    /// to fill under instead of a second look (see [`Fill`]); `tags`, the versions of the
+    /// tags the key joined before the load; `run` loads with a [`Ticket`].
     pub(crate) async fn load<'a, T, S, O, R, Fut>(
         &'a self,
         key: &'a str,
         accept: impl Fn(T) -> Option<S>,
         mut over: Option<Lease>,
+        tags: Joined,
         run: R,
     ) -> Flown<S, O>
     where
@@ -350,7 +426,7 @@ impl Cache {
                         key,
                         &member.flight,
                         &accept,
-                        over.take(),
+                        (over.take(), tags.clone()),
                         &mut run,
                         &mut own,
                     )
@@ -379,7 +455,7 @@ impl Cache {
         key: &'a str,
         flight: &Arc<Flight>,
         accept: &impl Fn(T) -> Option<S>,
-        over: Option<Lease>,
+        (over, joined): (Option<Lease>, Joined),
         run: &mut Option<R>,
         own: &mut Option<O>,
     ) -> Outcome<S>
@@ -417,6 +493,7 @@ impl Cache {
             key,
             flight: Arc::clone(flight),
             lease,
+            joined,
         };
         let loaded = run(ticket).await;
         self.inner.flights.retire(key, flight);

@@ -21,7 +21,7 @@ use crate::LOG_TARGET;
 use crate::error::BackendError;
 use crate::flight::{Flight, Outcome};
 use crate::freshness::{Age, Freshness};
-use crate::outcome::{Aged, Filled, Lease};
+use crate::outcome::{Aged, Filled, Joined, Lease};
 use crate::token::new_token;
 
 /// What a read with [`Freshness`] tells its caller to do.
@@ -93,6 +93,7 @@ impl Cache {
                 let fill = Fill {
                     ttl: Some(stored_for),
                     over: Some(lease),
+                    joined: Joined::default(),
                 };
                 Fresh::Load {
                     fill,
@@ -187,16 +188,20 @@ impl Refresh {
                 return;
             }
         }
-        if let Err(error) = cache
+        let joined = match cache
             .add_tags(&self.key, &self.tags, Some(self.stored_for))
             .await
         {
-            cache.inner.stats.errors.incr();
-            tracing::warn!(target: LOG_TARGET, cache = %cache.inner.name, key = %self.key, %error, "the refreshed key could not join its tags; not refreshed");
-            cache.inner.store.end_refresh(&self.key, &token).await;
-            return;
-        }
-        let ticket = Ticket::new(cache, &self.key, Arc::clone(&running.flight), self.lease);
+            Ok(joined) => joined,
+            Err(error) => {
+                cache.inner.stats.errors.incr();
+                tracing::warn!(target: LOG_TARGET, cache = %cache.inner.name, key = %self.key, %error, "the refreshed key could not join its tags; not refreshed");
+                cache.inner.store.end_refresh(&self.key, &token).await;
+                return;
+            }
+        };
+        let ticket = Ticket::new(cache, &self.key, Arc::clone(&running.flight), self.lease)
+            .with_tags(joined);
         let filled = match load.await {
             Some(value) => ticket.fill(&value, Some(self.stored_for)).await,
             None => {

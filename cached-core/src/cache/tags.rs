@@ -16,10 +16,13 @@ use parking_lot::Mutex;
 use super::Cache;
 use crate::LOG_TARGET;
 use crate::error::Result;
+use crate::outcome::Joined;
 use crate::store::Store;
 
-/// The tags of a memory or custom cache: tag → key → when the membership ends (`None`:
-/// never).
+/// The tags of a memory or custom cache: tag → when it was last invalidated, and key → when
+/// the membership ends (`None`: never). An invalidated tag stays, without members, for
+/// [`TOMBSTONE_LIFE`], so that a load that joins its tags after it ran (an entity's) sees
+/// that one was invalidated meanwhile.
 #[derive(Default)]
 pub(super) struct TagIndex {
     inner: Mutex<Index>,
@@ -27,36 +30,58 @@ pub(super) struct TagIndex {
 
 #[derive(Default)]
 struct Index {
-    tags: HashMap<Box<str>, HashMap<Box<str>, Option<Instant>>>,
+    tags: HashMap<Box<str>, Tag>,
     members: usize,
     /// The member count past which ended memberships are swept: twice what the last sweep
     /// left, so that sweeping costs O(1) per membership made.
     sweep_at: usize,
 }
 
+struct Tag {
+    invalidated: Option<Instant>,
+    members: HashMap<Box<str>, Option<Instant>>,
+}
+
 /// The fewest members an index holds before it sweeps.
 const SWEEP_FLOOR: usize = 1024;
 
+/// How long an invalidated tag is remembered: longer than loads take (a load slower than
+/// this that joins its tags afterwards may store a value a tag invalidation during it
+/// should have stopped).
+const TOMBSTONE_LIFE: Duration = Duration::from_secs(60);
+
 impl TagIndex {
-    fn add(&self, key: &str, tags: &[String], ttl: Duration) {
-        let until = Instant::now().checked_add(ttl);
+    /// Names `key` under `tags` for `ttl`; returns how long ago the most recently
+    /// invalidated of the tags was invalidated (`Duration::MAX` for tags never invalidated).
+    fn add(&self, key: &str, tags: &[String], ttl: Duration) -> Option<Duration> {
+        let now = Instant::now();
+        let until = now.checked_add(ttl);
         let mut index = self.inner.lock();
+        let mut youngest: Option<Duration> = None;
         for tag in tags {
             // Looked up before inserting, so that joining a known tag allocates nothing.
             if !index.tags.contains_key(tag.as_str()) {
-                index.tags.insert(tag.as_str().into(), HashMap::new());
+                let created = Tag {
+                    invalidated: None,
+                    members: HashMap::new(),
+                };
+                index.tags.insert(tag.as_str().into(), created);
             }
-            let members = index
+            let held = index
                 .tags
                 .get_mut(tag.as_str())
                 .expect("inserted above when missing");
-            let added = match members.get_mut(key) {
+            let age = held
+                .invalidated
+                .map_or(Duration::MAX, |at| now.saturating_duration_since(at));
+            youngest = Some(youngest.map_or(age, |young| young.min(age)));
+            let added = match held.members.get_mut(key) {
                 Some(held) => {
                     *held = later(*held, until);
                     false
                 }
                 None => {
-                    members.insert(key.into(), until);
+                    held.members.insert(key.into(), until);
                     true
                 }
             };
@@ -65,16 +90,21 @@ impl TagIndex {
         if index.members > index.sweep_at.max(SWEEP_FLOOR) {
             index.sweep();
         }
+        youngest
     }
 
     fn take(&self, tag: &str) -> Vec<String> {
+        let now = Instant::now();
+        let tombstone = Tag {
+            invalidated: Some(now),
+            members: HashMap::new(),
+        };
         let mut index = self.inner.lock();
-        let Some(members) = index.tags.remove(tag) else {
+        let Some(tag) = index.tags.insert(tag.into(), tombstone) else {
             return Vec::new();
         };
-        index.members -= members.len();
-        let now = Instant::now();
-        members
+        index.members -= tag.members.len();
+        tag.members
             .into_iter()
             .filter(|(_, until)| until.is_none_or(|until| until > now))
             .map(|(key, _)| key.into())
@@ -89,11 +119,15 @@ impl TagIndex {
 impl Index {
     fn sweep(&mut self) {
         let now = Instant::now();
-        self.tags.retain(|_, members| {
-            members.retain(|_, until| until.is_none_or(|until| until > now));
-            !members.is_empty()
+        self.tags.retain(|_, tag| {
+            tag.members
+                .retain(|_, until| until.is_none_or(|until| until > now));
+            !tag.members.is_empty()
+                || tag
+                    .invalidated
+                    .is_some_and(|at| now.saturating_duration_since(at) < TOMBSTONE_LIFE)
         });
-        self.members = self.tags.values().map(HashMap::len).sum();
+        self.members = self.tags.values().map(|tag| tag.members.len()).sum();
         self.sweep_at = self.members * 2;
     }
 }
@@ -120,6 +154,7 @@ impl Cache {
         let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
         self.add_tags(key, &tags, ttl)
             .await
+            .map(drop)
             .map_err(|error| self.backend_error("tag", key, error))
     }
 
@@ -148,25 +183,26 @@ impl Cache {
         self.delete_many(&keys).await
     }
 
-    /// [`tag`](Cache::tag) for a load, with the tags rendered; a load whose key could not
-    /// join them must not store its value.
+    /// [`tag`](Cache::tag) for a load or write, with the tags rendered; a load whose key
+    /// could not join them must not store its value. Returns what the write or fill that
+    /// follows is stored with (see [`Joined`]).
     pub(crate) async fn add_tags(
         &self,
         key: &str,
         tags: &[String],
         ttl: Option<Duration>,
-    ) -> std::result::Result<(), crate::error::BackendError> {
+    ) -> std::result::Result<Joined, crate::error::BackendError> {
         if tags.is_empty() {
-            return Ok(());
+            return Ok(Joined::default());
         }
         let ttl = ttl.unwrap_or(self.inner.default_ttl);
         match &self.inner.store {
             #[cfg(feature = "redis")]
             Store::Redis(redis) => redis.tag(key, tags, ttl).await,
-            _ => {
-                self.inner.tags.add(key, tags, ttl);
-                Ok(())
-            }
+            _ => Ok(Joined {
+                versions: Vec::new(),
+                youngest: self.inner.tags.add(key, tags, ttl),
+            }),
         }
     }
 

@@ -19,6 +19,7 @@ use super::lookup;
 use super::service::pass;
 use super::settings::Config;
 use crate::cache::{Flown, Loaded, Ticket};
+use crate::outcome::Joined;
 
 /// What one request in flight shares with the others for the same key.
 #[derive(Clone)]
@@ -71,7 +72,7 @@ where
         let accept = |entry: Entry| lookup::fresh(entry, headers, max_age).map(Shared::Stored);
         config
             .cache
-            .load(key, accept, None, |ticket| async move {
+            .load(key, accept, None, Joined::default(), |ticket| async move {
                 let request = waiting.take().expect("only the leader calls the service");
                 lead(config, inner, request, primary, headers, stale, ticket).await
             })

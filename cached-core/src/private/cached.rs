@@ -14,6 +14,7 @@ use super::site::Site;
 use super::tags::{self, Tags};
 use crate::cache::{Fill, Fresh};
 use crate::freshness::Freshness;
+use crate::outcome::Joined;
 
 /// What decides whether a value is stored: the attribute's `condition`, checked against
 /// the cached type where the expansion names it, or [`Condition::always`].
@@ -87,11 +88,11 @@ where
         Start::Load(cache, key) => (cache, key),
         Start::Uncached => return body.await,
     };
-    if !tagged(site, &cache, &key, tags, ttl).await {
+    let Some(fill) = tagged(site, &cache, &key, tags, ttl).await else {
         return body.await;
-    }
+    };
     cache
-        .load_value(&key, ttl, |value| condition.holds(value), || body)
+        .load_value(&key, fill, |value| condition.holds(value), || body)
         .await
 }
 
@@ -126,10 +127,11 @@ where
             }
             value
         }
-        Fresh::Load { fill, .. } => {
-            if !tags::join(site, &cache, &key, &tags, fill.ttl).await {
+        Fresh::Load { mut fill, .. } => {
+            let Some(joined) = tags::join(site, &cache, &key, &tags, fill.ttl).await else {
                 return body.await;
-            }
+            };
+            fill.joined = joined;
             cache
                 .load_value(&key, fill, |value| condition.holds(value), || body)
                 .await
@@ -176,10 +178,11 @@ where
             }
             Ok(value)
         }
-        Fresh::Load { fill, fallback } => {
-            if !tags::join(site, &cache, &key, &tags, fill.ttl).await {
+        Fresh::Load { mut fill, fallback } => {
+            let Some(joined) = tags::join(site, &cache, &key, &tags, fill.ttl).await else {
                 return body.await;
-            }
+            };
+            fill.joined = joined;
             let result = load(cache.clone(), key.clone(), fill, condition, body).await;
             match (result, fallback) {
                 (Err(_), Some(fallback)) => Ok(cache.serve_on_error(&key, fallback)),
@@ -189,22 +192,26 @@ where
     }
 }
 
-/// Renders the call's tags and joins the key to them before its load; `false` when the call
-/// must run uncached (see `tags.rs`).
+/// Renders the call's tags and joins the key to them before its load: how the load fills,
+/// or `None` when the call must run uncached (see `tags.rs`).
 async fn tagged(
     site: &Site,
     cache: &crate::Cache,
     key: &str,
     tags: Tags,
     ttl: Option<Duration>,
-) -> bool {
-    if tags.is_empty() {
-        return true;
-    }
-    match tags::render(site, cache, tags) {
-        Some(tags) => tags::join(site, cache, key, &tags, ttl).await,
-        None => false,
-    }
+) -> Option<Fill> {
+    let joined = if tags.is_empty() {
+        Joined::default()
+    } else {
+        let tags = tags::render(site, cache, tags)?;
+        tags::join(site, cache, key, &tags, ttl).await?
+    };
+    Some(Fill {
+        ttl,
+        over: None,
+        joined,
+    })
 }
 
 /// Chooses, for a `Result` return type, whether an `Err` can be shared with the callers
@@ -277,11 +284,11 @@ impl SharedErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
-        if !tagged(site, &cache, &key, tags, ttl).await {
+        let Some(fill) = tagged(site, &cache, &key, tags, ttl).await else {
             return body.await;
-        }
+        };
         cache
-            .load_result(&key, ttl, |value| condition.holds(value), || body)
+            .load_result(&key, fill, |value| condition.holds(value), || body)
             .await
     }
 }
@@ -375,11 +382,11 @@ impl OwnErr {
             Start::Load(cache, key) => (cache, key),
             Start::Uncached => return body.await,
         };
-        if !tagged(site, &cache, &key, tags, ttl).await {
+        let Some(fill) = tagged(site, &cache, &key, tags, ttl).await else {
             return body.await;
-        }
+        };
         cache
-            .load_ok(&key, ttl, |value| condition.holds(value), || body)
+            .load_ok(&key, fill, |value| condition.holds(value), || body)
             .await
     }
 }

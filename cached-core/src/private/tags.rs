@@ -11,6 +11,7 @@ use super::key::KeyResult;
 use super::site::Site;
 use crate::LOG_TARGET;
 use crate::cache::Cache;
+use crate::outcome::Joined;
 
 /// The rendered tags of one call, as the expansion passes them.
 pub type Tags = Vec<KeyResult>;
@@ -30,20 +31,20 @@ pub(super) fn render(site: &Site, cache: &Cache, tags: Tags) -> Option<Vec<Strin
 }
 
 /// Joins `key` to `tags` for `ttl` (the fill's; the cache's default when `None`) before its
-/// load; `false` (logged at `warn`, counted) when the store could not be asked.
+/// load; `None` (logged at `warn`, counted) when the store could not be asked.
 pub(super) async fn join(
     site: &Site,
     cache: &Cache,
     key: &str,
     tags: &[String],
     ttl: Option<Duration>,
-) -> bool {
+) -> Option<Joined> {
     match cache.add_tags(key, tags, ttl).await {
-        Ok(()) => true,
+        Ok(joined) => Some(joined),
         Err(error) => {
             cache.count_error();
             tracing::warn!(target: LOG_TARGET, cache = %cache.name(), function = site.function(), %key, %error, "the key could not join its tags; the call runs uncached");
-            false
+            None
         }
     }
 }

@@ -102,7 +102,10 @@ impl RedisStore {
                                 owned: true,
                             });
                         }
-                        Ok(Some(bytes)) => self.look(key, bytes, &accept),
+                        Ok(Some(bytes)) => match self.look(key, bytes, &accept).await {
+                            Ok(seen) => seen,
+                            Err(error) => return Claim::Failed(error),
+                        },
                         Err(error) => return Claim::Failed(error),
                     }
                 }
@@ -119,7 +122,10 @@ impl RedisStore {
                     backoff = (backoff * 2).min(MAX_POLL);
                     match self.get_raw(key).await {
                         Ok(None) => Seen::Empty,
-                        Ok(Some(bytes)) => self.look(key, bytes, &accept),
+                        Ok(Some(bytes)) => match self.look(key, bytes, &accept).await {
+                            Ok(seen) => seen,
+                            Err(error) => return Claim::Failed(error),
+                        },
                         Err(error) => return Claim::Failed(error),
                     }
                 }
@@ -166,24 +172,21 @@ impl RedisStore {
 
 impl RedisStore {
     /// What `bytes` read from `key` mean to a load that accepts values through `accept`.
-    fn look<T: DeserializeOwned, S>(
+    async fn look<T: DeserializeOwned, S>(
         &self,
         key: &str,
         bytes: Vec<u8>,
         accept: &impl Fn(T) -> Option<S>,
-    ) -> Seen<S> {
+    ) -> Result<Seen<S>, BackendError> {
         if is_lease(&bytes) {
-            return Seen::Leased(bytes);
+            return Ok(Seen::Leased(bytes));
         }
-        match self
-            .format
-            .lookup::<T>(self.key(key).as_bytes(), Some(&bytes))
-        {
+        Ok(match self.decode::<T>(key, &bytes, false).await? {
             Lookup::Hit(value) => match accept(value) {
                 Some(accepted) => Seen::Found(accepted),
                 None => Seen::Unusable(bytes),
             },
             Lookup::Miss | Lookup::Undecodable(_) => Seen::Unusable(bytes),
-        }
+        })
     }
 }

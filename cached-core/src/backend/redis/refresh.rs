@@ -29,8 +29,8 @@ impl RedisStore {
         let full = self.key(key);
         let full: &str = &full;
         let reply = self.get_with_pttl(full, false).await;
-        let (bytes, pttl) = match reply {
-            Ok((Some(bytes), _)) if lease::is_lease(&bytes) => (None, -2),
+        let (bytes, pttl, verified) = match reply {
+            Ok((Some(bytes), _, _)) if lease::is_lease(&bytes) => (None, -2, true),
             Ok(reply) => reply,
             Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
                 return Ok(Aged {
@@ -43,7 +43,10 @@ impl RedisStore {
             }
             Err(failure) => return Err(self.backend_error(failure)),
         };
-        let lookup = self.format.lookup(full.as_bytes(), bytes.as_deref());
+        let lookup = match &bytes {
+            Some(bytes) => self.decode(key, bytes, verified).await?,
+            None => Lookup::Miss,
+        };
         let left = u64::try_from(pttl)
             .ok()
             .map(std::time::Duration::from_millis);

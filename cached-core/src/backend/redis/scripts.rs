@@ -144,35 +144,112 @@ pub(crate) static INCR_QUOTED: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// Adds `ARGV[1]` to each tag set in `KEYS` and keeps each at least `ARGV[2]` milliseconds,
-/// the life of the entry it now names (never shortening it).
+/// Joins `ARGV[1]` to each tag in `KEYS` (a hash per tag: each member as a field `:<key>`,
+/// and the tag's version `v` and creation time `c`, set when the tag is created, with
+/// `ARGV[3]` as the version), keeping each at least `ARGV[2]` milliseconds, the life of the entry it now
+/// names (never shortening it). A tag held as a set (the layout before versions) becomes a
+/// hash with the same members. Returns, per tag, its version and its age in microseconds:
+/// since its last invalidation (see `TAKE_TAG`), or, for a tag this join creates, 2^53
+/// (older than any load).
 pub(crate) static TAG: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local ttl = tonumber(ARGV[2])
-        for _, set in ipairs(KEYS) do
-            redis.call('SADD', set, ARGV[1])
-            local left = redis.call('PTTL', set)
-            if left < ttl then
-                redis.call('PEXPIRE', set, ttl)
+        local clock = redis.call('TIME')
+        local now = clock[1] * 1000000 + clock[2]
+        local joined = {}
+        for i, tag in ipairs(KEYS) do
+            local kind = redis.call('TYPE', tag)['ok']
+            if kind == 'set' then
+                local members = redis.call('SMEMBERS', tag)
+                redis.call('DEL', tag)
+                for _, member in ipairs(members) do
+                    redis.call('HSET', tag, ':' .. member, '1')
+                end
+            elseif kind ~= 'hash' and kind ~= 'none' then
+                redis.call('DEL', tag)
             end
+            local version = redis.call('HGET', tag, 'v')
+            local created = tonumber(redis.call('HGET', tag, 'c') or '')
+            if not version or not created then
+                version = ARGV[3]
+                created = now - 9007199254740992
+                redis.call('HSET', tag, 'v', version, 'c', created)
+            end
+            redis.call('HSET', tag, ':' .. ARGV[1], '1')
+            local left = redis.call('PTTL', tag)
+            if left < ttl then
+                redis.call('PEXPIRE', tag, ttl)
+            end
+            joined[i] = {version, math.max(now - created, 0)}
         end
-        return 1
+        return joined
         ",
     )
 });
 
-/// The members of the tag set `KEYS[1]`, the set removed in the same step, so that a key
-/// added afterwards stays for the next invalidation of the tag.
+/// The keys the tag `KEYS[1]` names, the tag replaced in the same step by a tombstone: no
+/// members, a new version (`ARGV[1]`), and the time of this invalidation (`c`, in
+/// microseconds of the server's clock, as `TAG` reads it), kept `ARGV[2]`
+/// milliseconds (the life of a lease: a load that outlives it stores nothing anyway). So a
+/// key joining afterwards joins the new version and stays for the next invalidation, and
+/// a load that joins its tags after it ran (an entity's) sees that one was invalidated
+/// meanwhile.
 pub(crate) static TAKE_TAG: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        local ok, members = pcall(redis.call, 'SMEMBERS', KEYS[1])
-        if not ok then
-            members = {}
+        local kind = redis.call('TYPE', KEYS[1])['ok']
+        local members = {}
+        if kind == 'hash' then
+            for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+                if string.sub(field, 1, 1) == ':' then
+                    members[#members + 1] = string.sub(field, 2)
+                end
+            end
+        elseif kind == 'set' then
+            members = redis.call('SMEMBERS', KEYS[1])
         end
         redis.call('DEL', KEYS[1])
+        local clock = redis.call('TIME')
+        local now = clock[1] * 1000000 + clock[2]
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', now)
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
         return members
+        ",
+    )
+});
+
+/// `GET` and `PTTL` of `KEYS[1]` for a cache whose entries may carry tag versions (see
+/// `versions.rs`): an entry whose tags no longer hold the versions it was stored with (a
+/// tag invalidated, or evicted by Redis) is removed and answered as absent, in the same
+/// step. `ARGV[1]` is what tag keys start with (the cache's prefix and the tag prefix).
+pub(crate) static READ_TAGGED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local value = redis.call('GET', KEYS[1])
+        if not value then
+            return {false, -2}
+        end
+        if #value >= 2 and string.byte(value, 1) == 2 then
+            local count, at = string.byte(value, 2), 3
+            for _ = 1, count do
+                local high, low = string.byte(value, at, at + 1)
+                if not low then
+                    break
+                end
+                local tag = string.sub(value, at + 2, at + 1 + high * 256 + low)
+                at = at + 2 + #tag
+                local size = string.byte(value, at) or 0
+                local version = string.sub(value, at + 1, at + size)
+                at = at + 1 + size
+                local held = redis.pcall('HGET', ARGV[1] .. tag, 'v')
+                if held ~= version then
+                    redis.pcall('DEL', KEYS[1])
+                    return {false, -2}
+                end
+            end
+        end
+        return {value, redis.call('PTTL', KEYS[1])}
         ",
     )
 });

@@ -175,6 +175,7 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
             format,
             limit,
             refusals: Default::default(),
+            tags_seen: Default::default(),
         }),
         _ => Err(problems),
     }

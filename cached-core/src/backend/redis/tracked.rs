@@ -16,6 +16,7 @@ use super::call::Via;
 use super::failure::{Failure, unreachable};
 use super::lease;
 use super::near::Near;
+use super::versions;
 use crate::error::BackendError;
 use crate::outcome::Lookup;
 
@@ -36,7 +37,7 @@ impl RedisStore {
         let full = self.key(key);
         let full: &str = &full;
         let reply = self.get_with_pttl(full, true).await;
-        let (bytes, pttl) = match reply {
+        let (bytes, pttl, _) = match reply {
             Ok(reply) => reply,
             Err(Failure::Redis(error)) if !unreachable(&error) => return Ok(None),
             Err(failure) => return Err(self.backend_error(failure)),
@@ -47,8 +48,13 @@ impl RedisStore {
         if lease::is_lease(&bytes) {
             return Ok(Some(Lookup::Miss));
         }
-        let lookup = self.format.lookup::<T>(full.as_bytes(), Some(&bytes));
-        if let Lookup::Hit(value) = &lookup {
+        // An entry stored with tag versions is not kept: its tags' keys are not tracked,
+        // so the invalidation of one (or its eviction) would not reach the copy.
+        let tagged = versions::split(&bytes).is_some();
+        let lookup = self.decode::<T>(key, &bytes, false).await?;
+        if let Lookup::Hit(value) = &lookup
+            && !tagged
+        {
             // -1: no expiry; -2: gone since the GET (not kept).
             let left = match pttl {
                 -1 => Some(None),
@@ -65,27 +71,35 @@ impl RedisStore {
 
     /// `GET` and `PTTL` of `full` (a prefixed key) in one pipeline; with `track`, after
     /// `CLIENT TRACKING ON NOLOOP` on the same connection (see the module documentation).
+    /// Without `track`, on a cache whose reads check tag versions, by the script that
+    /// checks them; the last element says whether it did.
     pub(super) async fn get_with_pttl(
         &self,
         full: &str,
         track: bool,
-    ) -> Result<(Option<Vec<u8>>, i64), Failure> {
-        self.call(Via::Key(full), |mut conn| async move {
-            let mut pipe = redis::pipe();
-            if track {
-                pipe.cmd("CLIENT")
-                    .arg("TRACKING")
-                    .arg("ON")
-                    .arg("NOLOOP")
-                    .ignore();
-            }
-            pipe.cmd("GET")
-                .arg(full)
-                .cmd("PTTL")
-                .arg(full)
-                .query_async(&mut conn)
-                .await
-        })
-        .await
+    ) -> Result<(Option<Vec<u8>>, i64, bool), Failure> {
+        if !track && self.reads_tagged() {
+            let (bytes, pttl) = self.read_tagged(full).await?;
+            return Ok((bytes, pttl, true));
+        }
+        let (bytes, pttl) = self
+            .call(Via::Key(full), |mut conn| async move {
+                let mut pipe = redis::pipe();
+                if track {
+                    pipe.cmd("CLIENT")
+                        .arg("TRACKING")
+                        .arg("ON")
+                        .arg("NOLOOP")
+                        .ignore();
+                }
+                pipe.cmd("GET")
+                    .arg(full)
+                    .cmd("PTTL")
+                    .arg(full)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok((bytes, pttl, false))
     }
 }
