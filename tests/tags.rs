@@ -300,3 +300,94 @@ mod attribute {
         a_tag_invalidation_wins_over_a_cached_call_in_flight().await;
     }
 }
+
+/// `set_tagged` and `get_or_set_tagged` store their entries with their tags' versions: a
+/// tag whose key is gone (as when Redis evicts it, here removed by hand) names nothing to
+/// `delete_tags`, yet none of its entries reads back once it is invalidated, in this
+/// process or in another; on memory the same calls tag as `tag` does.
+#[tokio::test]
+async fn entries_written_tagged_are_invalidated_even_when_their_tag_key_is_gone() {
+    let server = RedisServer::start();
+    let (cache, other) = (server.cache("v:"), server.cache("v:"));
+    let memory = cached_tests::memory_cache(100);
+    for cache in [&cache, &memory] {
+        cache
+            .set_tagged("profile:1", "Ada", &["user:1"], None)
+            .await
+            .unwrap();
+        let loaded: String = cache
+            .get_or_set_tagged(
+                "feed:1",
+                &["user:1", "feeds"],
+                || async { "items".into() },
+                None,
+            )
+            .await;
+        assert_eq!(loaded, "items");
+        assert_eq!(
+            cache.get::<String>("feed:1").await.unwrap().as_deref(),
+            Some("items")
+        );
+    }
+    assert_eq!(memory.delete_tags(&["user:1"]).await.unwrap(), 2);
+    assert!(!memory.exists("profile:1").await.unwrap());
+
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: u64 = redis::cmd("DEL")
+        .arg("v:\0cached:tag:user:1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.delete_tags(&["user:1"]).await.unwrap(),
+        0,
+        "the tag named nothing"
+    );
+    for reader in [&cache, &other] {
+        for key in ["profile:1", "feed:1"] {
+            assert_eq!(reader.get::<String>(key).await.unwrap(), None, "{key}");
+        }
+    }
+    assert!(
+        !other.exists("profile:1").await.unwrap(),
+        "removed when read"
+    );
+}
+
+/// A tag written by the layout before versions (a set of keys) is taken as it is, and made
+/// a hash with the same members when a key joins it: nothing it named is forgotten.
+#[tokio::test]
+async fn a_tag_of_the_earlier_layout_keeps_its_members() {
+    let server = RedisServer::start();
+    let cache = server.cache("old:");
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for key in ["a", "b"] {
+        cache.set(key, &1, None).await.unwrap();
+    }
+    let _: u64 = redis::cmd("SADD")
+        .arg("old:\0cached:tag:t")
+        .arg("a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    cache.set_tagged("b", &2, &["t"], None).await.unwrap();
+    let _: u64 = redis::cmd("SADD")
+        .arg("old:\0cached:tag:u")
+        .arg("a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.delete_tags(&["t"]).await.unwrap(),
+        2,
+        "a (from the set) and b"
+    );
+    cache.set("a", &1, None).await.unwrap();
+    assert_eq!(
+        cache.delete_tags(&["u"]).await.unwrap(),
+        1,
+        "a set never joined since"
+    );
+}

@@ -9,11 +9,15 @@
 //! was made for, so the index of an entry that expired or was evicted goes by itself.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::Cache;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Cache, Fill};
 use crate::LOG_TARGET;
 use crate::error::Result;
 use crate::outcome::Joined;
@@ -158,9 +162,77 @@ impl Cache {
             .map_err(|error| self.backend_error("tag", key, error))
     }
 
+    /// Stores `value` at `key` as [`set`](Cache::set) does, joined to `tags` first and
+    /// stored with their versions: on Redis, once one of them is invalidated the entry is
+    /// never read again, even if Redis evicted the tag's own key (see
+    /// [`delete_tags`](Cache::delete_tags)).
+    pub async fn set_tagged<T, S>(
+        &self,
+        key: &str,
+        value: &T,
+        tags: &[S],
+        ttl: Option<Duration>,
+    ) -> Result<()>
+    where
+        T: ?Sized + Serialize + ToOwned,
+        T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
+        S: AsRef<str>,
+    {
+        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        self.set_joining(key, value, ttl, &tags).await
+    }
+
+    /// [`get_or_set`](Cache::get_or_set) whose key joins `tags` before its value is loaded,
+    /// and is stored with their versions (see [`set_tagged`](Cache::set_tagged)). A key
+    /// that cannot join them (Redis could not be asked) is loaded but not stored.
+    pub async fn get_or_set_tagged<T, S, F, Fut>(
+        &self,
+        key: &str,
+        tags: &[S],
+        loader: F,
+        ttl: Option<Duration>,
+    ) -> T
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        S: AsRef<str>,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        if let Some(value) = self.lookup(key).await {
+            return value;
+        }
+        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        match self.add_tags(key, &tags, ttl).await {
+            Ok(joined) => {
+                let fill = Fill {
+                    ttl,
+                    over: None,
+                    joined,
+                };
+                self.load_value(key, fill, |_| true, loader).await
+            }
+            Err(error) => {
+                self.inner.stats.errors.incr();
+                tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "the key could not join its tags; loaded, not stored");
+                loader().await
+            }
+        }
+    }
+
     /// Removes every entry named by any of `tags`; returns how many were removed. The work
     /// is in proportion to the keys the tags name: no scan of the keyspace, on Redis Cluster
     /// too. An invalidation like any other: no load that began before it stores after it.
+    ///
+    /// # Eviction
+    ///
+    /// Redis may evict a tag's own key (under `allkeys-lru` or `volatile-lru`), after which
+    /// the tag names nothing to remove. Entries written by `#[cached(tags = ..)]`,
+    /// [`set_tagged`](Cache::set_tagged), [`get_or_set_tagged`](Cache::get_or_set_tagged)
+    /// and cached entities carry their tags' versions, and a read takes such an entry as
+    /// absent once a tag of it was invalidated or evicted: nothing of an invalidated tag is
+    /// read again. (Entries named by [`tag`](Cache::tag) and written by `set` carry none.)
+    /// A tagged hit stays one round trip on one server (a script checks the versions); on a
+    /// cluster, where a tag lives in another slot than its entries, it takes a second.
     pub async fn delete_tags<T: AsRef<str>>(&self, tags: &[T]) -> Result<usize> {
         let mut keys = Vec::new();
         for tag in tags {
