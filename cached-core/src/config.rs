@@ -301,9 +301,12 @@ impl CacheConfig {
     ///   notes the key's invalidation count before it is sent and keeps its value only if
     ///   the count has not moved.
     /// - **Lost connections.** A connection that closes, is replaced, times out or finds the
-    ///   server unreachable may have missed invalidations: the near cache is emptied (all of
-    ///   it, on a cluster too) before the next read, which goes to Redis, and the circuit
-    ///   breaker's fail-open rules apply as without a near cache.
+    ///   server unreachable, or whose tokio runtime ended, may have missed invalidations: the
+    ///   near cache is emptied (all of it, on a cluster too) before the next read, which goes
+    ///   to Redis, and the circuit breaker's fail-open rules apply as without a near cache.
+    /// - **Tagged entries** (stored with their tags' versions, see
+    ///   [`Cache::delete_tags`](crate::Cache::delete_tags)) are not kept: the keys of their
+    ///   tags are not tracked, so a tag's invalidation or eviction would not reach a copy.
     /// - **Lifetime.** A copy lives no longer than its key's remaining TTL in Redis, nor than
     ///   the near `ttl` when one is set; past `max_size` copies are evicted as a memory cache
     ///   evicts. Reads with [`Freshness`](crate::Freshness) (`stale`, `early_refresh`) read
