@@ -83,7 +83,7 @@ pub(crate) fn assess(
         (Mode::SharedCache, None) => return None,
     };
     // `s-maxage` implies `proxy-revalidate` for a shared cache (RFC 9111, 5.2.2.10).
-    let must_revalidate = directives.must_revalidate || (shared && directives.s_maxage.is_some());
+    let must_revalidate = directives.never_stale() || (shared && directives.s_maxage.is_some());
     let window = |seconds: Option<u64>| seconds.filter(|_| !must_revalidate).unwrap_or(0);
     Some(Freshness {
         initial_age,

@@ -12,12 +12,14 @@ use tower_service::Service;
 
 use super::admit::{Admitted, admit, freshen};
 use super::body::ResponseBody;
+use super::cacheable::Cacheable;
 use super::conditional;
 use super::entry::{Entry, Source, StoredResponse, now_millis};
 use super::freshness::Exchange;
 use super::lookup;
 use super::service::pass;
 use super::settings::Config;
+use super::url_tags::UrlTags;
 use crate::cache::{Flown, Loaded, Ticket};
 
 /// What one request in flight shares with the others for the same key.
@@ -45,17 +47,19 @@ pub(crate) fn answer<B: Body>(
     }
 }
 
-/// Loads the response for `key` once for every concurrent request, through the cache's
-/// load path: the first one calls the inner service (asking whether `stale` changed, when
-/// it has a validator); the others get what it stored, or call the inner service themselves
-/// when nothing was stored (or the stored response varies on a header they differ in). A
-/// response another load stored meanwhile is taken when it is fresh for `max_age` (the
-/// request's own `max-age`).
+/// Loads the response for `key` (the entry of `request`, as `cacheable` describes it) once
+/// for every concurrent request, through the cache's load path, the key joined to the tags
+/// of its URL first: the first one calls the inner service (asking whether `stale` changed,
+/// when it has a validator); the others get what it stored, or call the inner service
+/// themselves when nothing was stored (or the stored response may not answer them: it
+/// varies on a header they differ in, or they carry credentials it may not be shared
+/// with). A response another load stored meanwhile is taken when it may answer the request
+/// and is fresh for `max_age` (the request's own `max-age`).
 pub(crate) async fn load_once<S, ReqBody, ResBody>(
     config: &Config,
     mut inner: S,
     request: Request<ReqBody>,
-    primary: &str,
+    cacheable: &Cacheable,
     key: &str,
     stale: Option<Arc<StoredResponse>>,
     max_age: Option<u64>,
@@ -64,16 +68,28 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
 {
+    let tags = UrlTags::of(config, &cacheable.base, request.uri().path());
+    if !tags.join(key).await {
+        return pass(&mut inner, request).await;
+    }
     let headers = request.headers().clone();
+    let credentials = &cacheable.credentials;
     let mut waiting = Some(request);
     let flown = {
-        let (waiting, inner, headers) = (&mut waiting, &mut inner, &headers);
-        let accept = |entry: Entry| lookup::fresh(entry, headers, max_age).map(Shared::Stored);
+        let (waiting, inner, headers, tags) = (&mut waiting, &mut inner, &headers, &tags);
+        let accept =
+            |entry: Entry| lookup::fresh(entry, headers, credentials, max_age).map(Shared::Stored);
         config
             .cache
             .load(key, accept, None, |ticket| async move {
                 let request = waiting.take().expect("only the leader calls the service");
-                lead(config, inner, request, primary, headers, stale, ticket).await
+                let led = Led {
+                    config,
+                    cacheable,
+                    headers,
+                    tags,
+                };
+                led.lead(inner, request, stale, ticket).await
             })
             .await
     };
@@ -83,86 +99,107 @@ where
     };
     let request = waiting.expect("a request that did not lead is still waiting");
     match shared {
-        Shared::Stored(stored) if stored.selected_by(request.headers()) => {
+        Shared::Stored(stored) if lookup::answers(&stored, request.headers(), credentials) => {
             Ok(answer(&stored, Source::Hit, false, request.headers()))
         }
         _ => pass(&mut inner, request).await,
     }
 }
 
-type Led<B, E> = Loaded<Shared, Result<Response<ResponseBody<B>>, E>>;
+type Lead<B, E> = Loaded<Shared, Result<Response<ResponseBody<B>>, E>>;
 
-/// The leader's load: the inner service's answer stored (or the stale entry refreshed by a
-/// `304`), or the stale entry when the inner service fails and `stale-if-error` allows.
-async fn lead<S, ReqBody, ResBody>(
-    config: &Config,
-    inner: &mut S,
-    mut request: Request<ReqBody>,
-    primary: &str,
-    headers: &HeaderMap,
-    stale: Option<Arc<StoredResponse>>,
-    ticket: Ticket<'_>,
-) -> Led<ResBody, S::Error>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Body,
-{
-    let validated = stale.as_ref().filter(|stale| stale.has_validator());
-    if let Some(stale) = validated {
-        conditional::ask_for_changes(request.headers_mut(), stale);
-    }
-    let requested_at = now_millis();
-    let result = inner.call(request).await;
-    let exchange = Exchange {
-        requested_at,
-        received_at: now_millis(),
-    };
-    let serve_stale = |failed: bool| {
-        stale
-            .as_ref()
-            .filter(|stale| failed && stale.serves_on_error(exchange.received_at))
-    };
-    let response = match result {
-        Err(error) => {
-            if let Some(stale) = serve_stale(true) {
-                let response = answer(stale, Source::Stale, false, headers);
-                return Loaded::alone(Ok(response), ticket.skip().await);
-            }
-            return Loaded::alone(Err(error), ticket.skip().await);
-        }
-        Ok(response) => response,
-    };
-    if let Some(stale) = serve_stale(response.status().is_server_error()) {
-        let answered = answer(stale, Source::Stale, false, headers);
-        return Loaded::alone(Ok(answered), ticket.skip().await);
-    }
-    if response.status() == StatusCode::NOT_MODIFIED
-        && let Some(stale) = validated
+/// What the leader of a load knows of its request besides the request itself.
+struct Led<'a> {
+    config: &'a Config,
+    cacheable: &'a Cacheable,
+    /// The request's headers, as it came (before revalidation replaced its conditions).
+    headers: &'a HeaderMap,
+    tags: &'a UrlTags<'a>,
+}
+
+impl Led<'_> {
+    /// The leader's load: the inner service's answer stored (or the stale entry refreshed
+    /// by a `304`), or the stale entry when the inner service fails and `stale-if-error`
+    /// allows.
+    async fn lead<S, ReqBody, ResBody>(
+        self,
+        inner: &mut S,
+        mut request: Request<ReqBody>,
+        stale: Option<Arc<StoredResponse>>,
+        ticket: Ticket<'_>,
+    ) -> Lead<ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ResBody: Body,
     {
-        return match freshen(config, stale, response.headers(), exchange) {
-            Some((fresh, ttl)) => {
-                let filled = ticket
-                    .fill(&Entry::Response(Arc::clone(&fresh)), Some(ttl))
-                    .await;
-                let answered = answer(&fresh, Source::Revalidated, false, headers);
-                Loaded::new(Ok(answered), Some(Shared::Stored(fresh)), filled)
-            }
-            None => {
-                config.cache.delete_quietly(ticket.key()).await;
-                let answered = answer(stale, Source::Revalidated, false, headers);
-                Loaded::alone(Ok(answered), ticket.skip().await)
-            }
-        };
-    }
-    match admit(config, primary, headers, response, exchange).await {
-        Admitted::Store(admission) => {
-            let stored = Arc::clone(&admission.stored);
-            let response = admission.response();
-            let filled = admission.fill(config, ticket).await;
-            Loaded::new(Ok(response), Some(Shared::Stored(stored)), filled)
+        let Self {
+            config,
+            cacheable,
+            headers,
+            tags,
+        } = self;
+        let validated = stale.as_ref().filter(|stale| stale.has_validator());
+        if let Some(stale) = validated {
+            conditional::ask_for_changes(request.headers_mut(), stale);
         }
-        Admitted::Pass(response) => {
-            Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
+        let requested_at = now_millis();
+        let result = inner.call(request).await;
+        let exchange = Exchange {
+            requested_at,
+            received_at: now_millis(),
+        };
+        let serve_stale = |failed: bool| {
+            stale
+                .as_ref()
+                .filter(|stale| failed && stale.serves_on_error(exchange.received_at))
+        };
+        let response = match result {
+            Err(error) => {
+                if let Some(stale) = serve_stale(true) {
+                    let response = answer(stale, Source::Stale, false, headers);
+                    return Loaded::alone(Ok(response), ticket.skip().await);
+                }
+                return Loaded::alone(Err(error), ticket.skip().await);
+            }
+            Ok(response) => response,
+        };
+        if let Some(stale) = serve_stale(response.status().is_server_error()) {
+            let answered = answer(stale, Source::Stale, false, headers);
+            return Loaded::alone(Ok(answered), ticket.skip().await);
+        }
+        if response.status() == StatusCode::NOT_MODIFIED
+            && let Some(stale) = validated
+        {
+            return match freshen(config, stale, response.headers(), exchange) {
+                Some((fresh, ttl)) => {
+                    let answered = answer(&fresh, Source::Revalidated, false, headers);
+                    let shared = cacheable.credentials.allow(&fresh.headers)
+                        && tags.cover(ticket.key(), ttl, true).await;
+                    if !shared {
+                        return Loaded::alone(Ok(answered), ticket.skip().await);
+                    }
+                    let filled = ticket
+                        .fill(&Entry::Response(Arc::clone(&fresh)), Some(ttl))
+                        .await;
+                    Loaded::new(Ok(answered), Some(Shared::Stored(fresh)), filled)
+                }
+                None => {
+                    config.cache.delete_quietly(ticket.key()).await;
+                    let answered = answer(stale, Source::Revalidated, false, headers);
+                    Loaded::alone(Ok(answered), ticket.skip().await)
+                }
+            };
+        }
+        match admit(config, cacheable, headers, response, exchange).await {
+            Admitted::Store(admission) => {
+                let stored = Arc::clone(&admission.stored);
+                let response = admission.response();
+                let filled = admission.fill(config, ticket, tags).await;
+                Loaded::new(Ok(response), Some(Shared::Stored(stored)), filled)
+            }
+            Admitted::Pass(response) => {
+                Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
+            }
         }
     }
 }
