@@ -67,7 +67,10 @@
 //! # What is cached
 //!
 //! - Only `GET` requests are stored. A `HEAD` request is answered from the entry of the same
-//!   `GET` when there is one, and otherwise passes through without storing anything.
+//!   `GET` when it is fresh; for a stale one it is sent on as a `HEAD`, and a `200` that
+//!   describes the stored response (the same `ETag`, `Last-Modified` and `Content-Length`
+//!   when it has them) updates the entry's headers and freshness (RFC 9111, section
+//!   4.3.5); otherwise it passes through without storing anything.
 //! - A successful (`2xx`, `3xx`) request of an unsafe method (`POST`, `PUT`, `PATCH`,
 //!   `DELETE`, or any method but `GET`, `HEAD`, `OPTIONS` and `TRACE`) removes the entries
 //!   (every variant) of its URL, and of its response's `Location` and `Content-Location`
@@ -75,8 +78,11 @@
 //! - In [`Mode::Application`] only responses whose status is in
 //!   [`statuses`](CacheResponseLayer::statuses) (default: `200 OK`) are stored; in
 //!   [`Mode::SharedCache`] any final status but `206` and `304`. Never one with
-//!   `Cache-Control: no-store` or `private`, with `Set-Cookie`, with `Vary: *`, or with a body
-//!   larger than [`max_body_size`](CacheResponseLayer::max_body_size).
+//!   `Cache-Control: no-store` (unless with `must-understand` and a status the `http` crate
+//!   knows) or `private`, with `Set-Cookie`, with `Vary: *`, or with a body larger than
+//!   [`max_body_size`](CacheResponseLayer::max_body_size).
+//! - `Date` and `Expires` are read in any case and with a weekday that does not match the
+//!   date, as RFC 9111 (section 4.2) asks of caches; a zone other than `GMT` is invalid.
 //! - `Expires` in the past or invalid, an invalid `max-age` or `s-maxage`, and `no-cache`
 //!   (or `Pragma: no-cache` without `Cache-Control`) mean stale on arrival: such a response
 //!   is stored only when it has a validator (`ETag`, `Last-Modified`, or the generated `ETag`
@@ -94,7 +100,10 @@
 //! # Conditional requests and stale entries
 //!
 //! A fresh entry answers `If-None-Match` (weak comparison) and, without it,
-//! `If-Modified-Since` with `304 Not Modified`. A stale entry with a validator is
+//! `If-Modified-Since` (compared with its `Last-Modified`, or else its `Date`, or else when
+//! it was stored) with `304 Not Modified`, and a `Range` for one satisfiable byte range of
+//! a stored `200` with `206 Partial Content` (unless an `If-Range` does not match it;
+//! several ranges get the whole response). A stale entry with a validator is
 //! revalidated: the inner service gets the entry's `If-None-Match` / `If-Modified-Since`
 //! instead of the client's, and a `304` refreshes the entry, updating its stored headers.
 //! Within `stale-while-revalidate` the stale entry is served at once while one background
@@ -158,11 +167,13 @@
 //! skipped, both logged at `warn` and counted in the cache's statistics.
 
 mod admit;
+mod answer;
 mod authority;
 mod body;
 mod cacheable;
 mod conditional;
 mod credentials;
+mod date;
 mod directives;
 mod entry;
 mod freshness;
@@ -171,6 +182,7 @@ mod key;
 mod layer;
 mod lookup;
 mod policy;
+mod range;
 mod revalidate;
 mod service;
 mod settings;

@@ -1,16 +1,19 @@
 //! Loading a response after a miss or for a stale entry, once per key among concurrent
 //! requests (through the cache's load path): the inner service asked unconditionally, or,
 //! for a stale entry with a validator, whether it changed (a `304` refreshes the entry); a
-//! failure answered with the stale entry while `stale-if-error` allows.
+//! `HEAD` for a stale entry sent on as a `HEAD`, whose `200` refreshes the entry's headers
+//! when it describes the same response (RFC 9111, section 4.3.5); a failure answered with
+//! the stale entry while `stale-if-error` allows.
 
 use std::sync::Arc;
 
 use ::http::header::HeaderMap;
-use ::http::{Request, Response, StatusCode};
+use ::http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
 
-use super::admit::{Admitted, admit, freshen};
+use super::admit::{Admitted, admit, freshen, mark_miss};
+use super::answer::answer;
 use super::body::ResponseBody;
 use super::cacheable::Cacheable;
 use super::conditional;
@@ -29,22 +32,6 @@ enum Shared {
     Stored(Arc<StoredResponse>),
     /// Nothing was stored: each waiting request calls the inner service itself.
     Pass,
-}
-
-/// The answer to a request with `headers` from `stored`: `304 Not Modified` when the
-/// request's conditions say it has this response already, otherwise the response (without
-/// a body for `HEAD`).
-pub(crate) fn answer<B: Body>(
-    stored: &StoredResponse,
-    source: Source,
-    head: bool,
-    headers: &HeaderMap,
-) -> Response<ResponseBody<B>> {
-    if conditional::not_modified(stored, headers) {
-        conditional::replay_not_modified(stored, source, ResponseBody::full)
-    } else {
-        stored.replay(source, head, ResponseBody::full)
-    }
 }
 
 /// Loads the response for `key` (the entry of `request`, as `cacheable` describes it) once
@@ -100,7 +87,8 @@ where
     let request = waiting.expect("a request that did not lead is still waiting");
     match shared {
         Shared::Stored(stored) if lookup::answers(&stored, request.headers(), credentials) => {
-            Ok(answer(&stored, Source::Hit, false, request.headers()))
+            let head = request.method() == Method::HEAD;
+            Ok(answer(&stored, Source::Hit, head, request.headers()))
         }
         _ => pass(&mut inner, request).await,
     }
@@ -119,8 +107,8 @@ struct Led<'a> {
 
 impl Led<'_> {
     /// The leader's load: the inner service's answer stored (or the stale entry refreshed
-    /// by a `304`), or the stale entry when the inner service fails and `stale-if-error`
-    /// allows.
+    /// by a `304`, or by a `200` to a `HEAD` that describes it), or the stale entry when the
+    /// inner service fails and `stale-if-error` allows.
     async fn lead<S, ReqBody, ResBody>(
         self,
         inner: &mut S,
@@ -132,12 +120,7 @@ impl Led<'_> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         ResBody: Body,
     {
-        let Self {
-            config,
-            cacheable,
-            headers,
-            tags,
-        } = self;
+        let head = request.method() == Method::HEAD;
         let validated = stale.as_ref().filter(|stale| stale.has_validator());
         if let Some(stale) = validated {
             conditional::ask_for_changes(request.headers_mut(), stale);
@@ -156,7 +139,7 @@ impl Led<'_> {
         let response = match result {
             Err(error) => {
                 if let Some(stale) = serve_stale(true) {
-                    let response = answer(stale, Source::Stale, false, headers);
+                    let response = answer(stale, Source::Stale, head, self.headers);
                     return Loaded::alone(Ok(response), ticket.skip().await);
                 }
                 return Loaded::alone(Err(error), ticket.skip().await);
@@ -164,32 +147,31 @@ impl Led<'_> {
             Ok(response) => response,
         };
         if let Some(stale) = serve_stale(response.status().is_server_error()) {
-            let answered = answer(stale, Source::Stale, false, headers);
+            let answered = answer(stale, Source::Stale, head, self.headers);
             return Loaded::alone(Ok(answered), ticket.skip().await);
         }
-        if response.status() == StatusCode::NOT_MODIFIED
-            && let Some(stale) = validated
-        {
-            return match freshen(config, stale, response.headers(), exchange) {
-                Some((fresh, ttl)) => {
-                    let answered = answer(&fresh, Source::Revalidated, false, headers);
-                    let shared = cacheable.credentials.allow(&fresh.headers)
-                        && tags.cover(ticket.key(), ttl, true).await;
-                    if !shared {
-                        return Loaded::alone(Ok(answered), ticket.skip().await);
-                    }
-                    let filled = ticket
-                        .fill(&Entry::Response(Arc::clone(&fresh)), Some(ttl))
-                        .await;
-                    Loaded::new(Ok(answered), Some(Shared::Stored(fresh)), filled)
-                }
-                None => {
-                    config.cache.delete_quietly(ticket.key()).await;
-                    let answered = answer(stale, Source::Revalidated, false, headers);
-                    Loaded::alone(Ok(answered), ticket.skip().await)
-                }
-            };
+        let confirmed = match response.status() {
+            StatusCode::NOT_MODIFIED => validated,
+            StatusCode::OK if head => stale
+                .as_ref()
+                .filter(|stale| conditional::describes(stale, response.headers())),
+            _ => None,
+        };
+        if let Some(stale) = confirmed {
+            return self.update(stale, response, head, exchange, ticket).await;
         }
+        if head {
+            // A `HEAD` stores nothing of its own: its answer has no body.
+            let mut response = response.map(ResponseBody::untouched);
+            mark_miss(response.headers_mut());
+            return Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await);
+        }
+        let Self {
+            config,
+            cacheable,
+            headers,
+            tags,
+        } = self;
         match admit(config, cacheable, headers, response, exchange).await {
             Admitted::Store(admission) => {
                 let stored = Arc::clone(&admission.stored);
@@ -201,5 +183,45 @@ impl Led<'_> {
                 Loaded::new(Ok(response), Some(Shared::Pass), ticket.skip().await)
             }
         }
+    }
+
+    /// Updates `stale` with the headers of `response` (a `304`, or a `200` to a `HEAD`),
+    /// which confirmed it, and answers from it: the entry refilled when its new headers
+    /// allow, removed when they forbid storing it.
+    async fn update<B: Body, E>(
+        self,
+        stale: &Arc<StoredResponse>,
+        response: Response<B>,
+        head: bool,
+        exchange: Exchange,
+        ticket: Ticket<'_>,
+    ) -> Lead<B, E> {
+        let Self {
+            config,
+            cacheable,
+            headers,
+            tags,
+        } = self;
+        let Some((fresh, ttl)) = freshen(config, stale, response.headers(), exchange) else {
+            config.cache.delete_quietly(ticket.key()).await;
+            let answered = if response.status() == StatusCode::NOT_MODIFIED {
+                answer(stale, Source::Revalidated, head, headers)
+            } else {
+                let mut response = response.map(ResponseBody::untouched);
+                mark_miss(response.headers_mut());
+                response
+            };
+            return Loaded::alone(Ok(answered), ticket.skip().await);
+        };
+        let answered = answer(&fresh, Source::Revalidated, head, headers);
+        let shared = cacheable.credentials.allow(&fresh.headers)
+            && tags.cover(ticket.key(), ttl, true).await;
+        if !shared {
+            return Loaded::alone(Ok(answered), ticket.skip().await);
+        }
+        let filled = ticket
+            .fill(&Entry::Response(Arc::clone(&fresh)), Some(ttl))
+            .await;
+        Loaded::new(Ok(answered), Some(Shared::Stored(fresh)), filled)
     }
 }

@@ -11,13 +11,14 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::admit::{Admitted, admit, mark_miss};
+use super::answer::answer;
 use super::body::ResponseBody;
 use super::cacheable::Cacheable;
 use super::entry::{Source, Standing, now_millis};
 use super::freshness::Exchange;
 use super::invalidate::Invalidation;
 use super::lookup::{self, Found};
-use super::revalidate::{answer, load_once};
+use super::revalidate::load_once;
 use super::settings::Config;
 use super::url_tags::UrlTags;
 use super::{directives, invalidate};
@@ -133,7 +134,8 @@ where
         Found::Stale(stored, _, key) => (Some(stored), key),
         Found::Miss(key) => (None, key),
     };
-    if head || directives.no_store {
+    // A `HEAD` stores nothing of its own, but its answer may refresh a stale entry.
+    if directives.no_store || (head && stale.is_none()) {
         return pass(&mut inner, request).await;
     }
     load_once(
