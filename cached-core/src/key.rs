@@ -176,6 +176,19 @@ pub(crate) fn prefixed_pattern(prefix: &str, pattern: &str) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_bytes_escape_like_text_and_never_keep_the_marker() {
+        let escaped = |bytes: &[u8]| {
+            let mut out = String::new();
+            escape_bytes_into(&mut out, bytes);
+            out
+        };
+        assert_eq!(escaped("a~é".as_bytes()), escape("a~é"));
+        assert_eq!(escaped(b"a~\xe9"), "a%7E%E9", "not UTF-8: byte by byte");
+        assert_ne!(escaped(b"%E9"), escaped(b"\xe9"));
+    }
+
     #[test]
     fn plain_identifiers_are_kept() {
         assert_eq!(escape("abc123"), "abc123");
