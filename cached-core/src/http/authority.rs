@@ -104,8 +104,14 @@ fn push_lines(out: &mut String, headers: &HeaderMap, name: &HeaderName) {
     }
 }
 
+/// Appends `bytes` lowercased and escaped; without a copy when they are lowercase already,
+/// as hosts nearly always are.
 fn push_lowercase(out: &mut String, bytes: &[u8]) {
-    escape_bytes_into(out, &bytes.to_ascii_lowercase());
+    if bytes.iter().any(u8::is_ascii_uppercase) {
+        escape_bytes_into(out, &bytes.to_ascii_lowercase());
+    } else {
+        escape_bytes_into(out, bytes);
+    }
 }
 
 #[cfg(test)]

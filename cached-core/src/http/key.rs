@@ -75,10 +75,9 @@ pub(crate) fn push_host(out: &mut String, request: &Parts) {
 }
 
 /// The key of the entry for `request`, whose [`base`] key is `base`: the base and the
-/// route's variants.
-pub(crate) fn primary(config: &Config, request: &Parts, base: &str) -> String {
-    let mut key = String::with_capacity(base.len() + 16);
-    key.push_str(base);
+/// route's variants, not yet [shortened](shorten).
+pub(crate) fn primary(config: &Config, request: &Parts, base: String) -> String {
+    let mut key = base;
     for name in &config.vary_headers {
         key.push('|');
         push_header(&mut key, name, &request.headers);
@@ -92,7 +91,7 @@ pub(crate) fn primary(config: &Config, request: &Parts, base: &str) -> String {
             None => key.push_str("|anonymous"),
         }
     }
-    shorten(key)
+    key
 }
 
 /// The key of the variant of `primary` selected by the request headers `names` (a response's
@@ -188,7 +187,7 @@ mod tests {
 
     /// The primary key of `request`, when the key rule applies.
     fn primary_of(config: &Config, request: &Parts) -> Option<String> {
-        base(config, request).map(|base| primary(config, request, &base))
+        base(config, request).map(|base| shorten(primary(config, request, base)))
     }
 
     #[test]

@@ -55,7 +55,7 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
 {
-    let tags = UrlTags::of(config, &cacheable.base, request.uri().path());
+    let tags = UrlTags::of(config, cacheable.base(), request.uri().path());
     if !tags.join(key).await {
         return pass(&mut inner, request).await;
     }

@@ -163,7 +163,7 @@ where
     ResBody: Body,
 {
     let headers = request.headers().clone();
-    let tags = UrlTags::of(config, &cacheable.base, request.uri().path());
+    let tags = UrlTags::of(config, cacheable.base(), request.uri().path());
     let requested_at = now_millis();
     let response = inner.call(request).await?;
     let exchange = Exchange {
