@@ -100,6 +100,9 @@ impl Invalidation {
                 targets.push(base);
             }
         }
+        if targets.is_empty() {
+            return;
+        }
         let tags: Vec<String> = targets.iter().map(|base| url_tags::of_base(base)).collect();
         if let Err(error) = config.cache.delete_tags(&tags).await {
             tracing::warn!(target: LOG_TARGET, keys = ?targets, %error, "cached responses not invalidated after an unsafe request");

@@ -9,7 +9,8 @@
 //! Escaped values never contain `:`, `/`, `=`, `&`, `,`, `|` or `>`, so each of those in a
 //! key is a separator this module wrote, and two different requests never share a key.
 //!
-//! Sits on `authority.rs`, `settings.rs`, `template.rs` and [`crate::key`].
+//! Sits on `authority.rs`, `settings.rs` and [`crate::key`]; a key template (through the
+//! key rule of `settings.rs`) renders itself with this module's helpers.
 
 use ::http::header::{HeaderMap, HeaderName};
 use ::http::request::Parts;
