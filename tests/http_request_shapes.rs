@@ -1,6 +1,6 @@
 //! No two requests that the application could answer differently share an entry: pairs of
-//! generated requests (proptest) of every shape a client or proxy may send (header names in
-//! any case, duplicate and empty `Host`, origin and absolute forms, `Forwarded` in valid and
+//! generated requests (proptest) of every shape a client or proxy may send (HTTP/1.1 and
+//! HTTP/2, header names in any case, duplicate and empty `Host`, origin and absolute forms, `Forwarded` in valid and
 //! hostile syntax, `X-Forwarded-Host`, cookies over several lines, lines combined into one,
 //! query parameters in any order) go through the layer one after the other (`oneshot`, in process) in front of an
 //! application that answers with everything it reads of the request, the way applications
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, Request, Response};
+use axum::http::{HeaderMap, HeaderName, Request, Response, Version};
 use cached_core::http::CacheResponseLayer;
 use cached_tests::memory_cache;
 use http_body_util::BodyExt;
@@ -22,16 +22,17 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::{Layer, ServiceExt};
 
-/// One request as generated: its target and its header lines, in order.
+/// One request as generated: its version, target and header lines, in order.
 #[derive(Clone, Debug)]
 struct Shape {
+    version: Version,
     target: String,
     headers: Vec<(String, String)>,
 }
 
 impl Shape {
     fn request(&self) -> Request<Body> {
-        let mut request = Request::get(self.target.as_str());
+        let mut request = Request::get(self.target.as_str()).version(self.version);
         for (name, value) in &self.headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -112,21 +113,15 @@ fn shape() -> impl Strategy<Value = Shape> {
             "",
         ],
     );
-    (
-        authority,
-        path,
-        query,
-        hosts,
-        forwarded,
-        x_forwarded_host,
-        cookies,
+    let version = prop::sample::select(&[Version::HTTP_11, Version::HTTP_2][..]);
+    let headers = (hosts, forwarded, x_forwarded_host, cookies);
+    (version, authority, path, query, headers).prop_map(
+        |(version, authority, path, query, (hosts, forwarded, x_forwarded_host, cookies))| Shape {
+            version,
+            target: format!("{authority}{path}{query}"),
+            headers: [hosts, forwarded, x_forwarded_host, cookies].concat(),
+        },
     )
-        .prop_map(
-            |(authority, path, query, hosts, forwarded, x_forwarded_host, cookies)| Shape {
-                target: format!("{authority}{path}{query}"),
-                headers: [hosts, forwarded, x_forwarded_host, cookies].concat(),
-            },
-        )
 }
 
 /// `headers` with the lines of each name combined into one, joined by `,` (as an
@@ -194,7 +189,11 @@ fn reading(parts: &Parts, reads_cookies: bool) -> String {
         .uri
         .authority()
         .map(|a| a.as_str().to_ascii_lowercase());
-    let host = values(headers, "host");
+    let mut host = values(headers, "host");
+    // In HTTP/2 `:authority` stands for `Host` (RFC 9113, section 8.3.1).
+    if host.is_empty() && parts.version >= Version::HTTP_2 {
+        host.extend(parts.uri.authority().map(|a| a.as_str()));
+    }
     let forwarded = values(headers, "forwarded");
     let x_forwarded_host = values(headers, "x-forwarded-host");
     // axum-extra's `Host`: the first `Forwarded` element split naively, then
@@ -330,7 +329,7 @@ fn no_two_requests_the_application_tells_apart_share_an_entry() {
         let mut second = first.clone();
         match part {
             0 => second = other,
-            1 => second.target = other.target,
+            1 => (second.version, second.target) = (other.version, other.target),
             2 => second.headers = other.headers,
             3 => second.headers.reverse(),
             4 => second.headers = combined(&first.headers),

@@ -123,7 +123,8 @@
 //! under `http:GET:example.com:/posts/42:lang=en&page=2`. The host part covers every
 //! authority the application may read its host from, lowercased:
 //!
-//! - the `Host` header (or, without one, the target's authority: HTTP/2);
+//! - the `Host` header, or in HTTP/2 the `:authority` that stands for it (an HTTP/1
+//!   request in absolute form without `Host` keys apart from one with it);
 //! - the target's authority when the request is in absolute form and names another host
 //!   than `Host` (`GET http://evil.example/page` with `Host: example.com` is
 //!   `example.com&target=evil.example`), since RFC 9112 (section 3.2.2) makes it win;

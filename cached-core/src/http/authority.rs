@@ -6,8 +6,9 @@
 //! | the request names its host in | host part |
 //! | --- | --- |
 //! | `Host: Example.com` | `example.com` |
-//! | its target only (HTTP/2, `GET http://example.com/p` without `Host`) | `example.com` |
+//! | `:authority` (HTTP/2 and later, where it stands for `Host`) | `example.com` |
 //! | `Host` and a target naming another authority | `example.com&target=evil.example` |
+//! | an HTTP/1 target in absolute form, without `Host` | `&target=example.com` |
 //! | `Forwarded` with a `host` parameter | `example.com&forwarded=host%3Devil.example` |
 //! | `X-Forwarded-Host` | `example.com&x-forwarded-host=evil.example` |
 //!
@@ -21,9 +22,9 @@
 //!
 //! Sits on [`crate::key`] for escaping.
 
-use ::http::HeaderName;
 use ::http::header::{self, HeaderMap};
 use ::http::request::Parts;
+use ::http::{HeaderName, Version};
 
 use crate::key::escape_bytes_into;
 
@@ -47,6 +48,11 @@ pub(crate) fn push(out: &mut String, request: &Parts) {
             push_lowercase(out, target);
         }
     } else if let Some(target) = target {
+        // HTTP/2 has no `Host`: `:authority` stands for it. In HTTP/1 a request without
+        // `Host` is another request than one with it, for an application that reads it.
+        if request.version < Version::HTTP_2 {
+            out.push_str("&target=");
+        }
         push_lowercase(out, target);
     }
     if forwards_a_host(&request.headers) {
@@ -133,9 +139,14 @@ mod tests {
             "site.example"
         );
         assert_eq!(
-            host_part(Request::get("http://Site.Example/p")),
+            host_part(Request::get("http://Site.Example/p").version(Version::HTTP_2)),
             "site.example",
-            "the target's authority when there is no Host (HTTP/2)"
+            "HTTP/2's :authority stands for Host"
+        );
+        assert_eq!(
+            host_part(Request::get("http://Site.Example/p")),
+            "&target=site.example",
+            "an HTTP/1 request without Host is not one with it"
         );
         assert_eq!(
             host_part(Request::get("http://site.example/p").header("host", "SITE.example")),

@@ -222,9 +222,9 @@ mod tests {
             key(Request::get("/p").header("host", "site-b.example"))
         );
         assert_eq!(
-            key(Request::get("http://site-a.example/p")),
+            key(Request::get("http://site-a.example/p").version(::http::Version::HTTP_2)),
             site_a,
-            "the target's authority when there is no Host"
+            "HTTP/2's :authority when there is no Host"
         );
         assert_eq!(
             key(Request::get("/p").header("host", "h:8080")),
