@@ -1,6 +1,7 @@
 // Summarises a run of the vendored cache-tests suite (RFC 9111) against the published runs
-// of reverse proxies and CDNs: per group, and the required tests that failed in the RFC 9111 core
-// (every group but `cdn-cache-control` and `interim`), each test counted on its own result.
+// of reverse proxies and CDNs: per group, the required tests that failed in the RFC 9111 core
+// (every group but `cdn-cache-control` and `interim`), the optimal core tests passed and the
+// required core tests that failed in their setup, each test counted on its own result.
 //
 // Usage: node cache-tests-summary.mjs SUITE_DIR NAME=RESULTS.json=BASELINE.txt ...
 // One column per run of ours; a baseline lists (one test id a line) the required core tests
@@ -60,6 +61,15 @@ for (const suite of suites) {
 console.log(pad('RFC 9111 core', 22) + totals.map((total) => pad(total, width)).join(''))
 
 const coreTests = suites.filter((suite) => !OUTSIDE_CORE.has(suite.id)).flatMap((suite) => suite.tests)
+
+// Optimal tests that ran: the browser-only ones are not run against proxies.
+const optimal = coreTests.filter((test) => test.kind === 'optimal' && !test.browser_only)
+console.log('\nOptimal core tests passed, and required core tests failed in their setup:')
+for (const run of runs) {
+  const passed = optimal.filter((test) => outcome(run.results, test.id) === resultTypes.pass).length
+  const setup = coreTests.filter((test) => required(test) && outcome(run.results, test.id) === resultTypes.setup_fail)
+  console.log(pad(run.name, width) + pad(`${passed}/${optimal.length}`, 8) + setup.map((test) => test.id).join(', '))
+}
 let regressions = 0
 ours.forEach((run, index) => {
   const results = runs[index].results

@@ -1,7 +1,9 @@
 //! Conditional requests through a real server and client: hits answer `If-None-Match` and
-//! `If-Modified-Since` with `304`; stale entries with a validator are revalidated with the
-//! origin, and a `304` refreshes the entry and updates its stored headers; a generated
-//! strong `ETag` for responses that have none.
+//! `If-Modified-Since` (against `Last-Modified`, or else `Date`) with `304`; stale entries
+//! with a validator are revalidated with the origin, and a `304` refreshes the entry and
+//! updates its stored headers, as does a `200` to a `HEAD` that describes the same response;
+//! a `Range` is answered `206` from a stored complete response; a generated strong `ETag`
+//! for responses that have none.
 
 #[path = "http/support.rs"]
 mod support;
@@ -11,10 +13,11 @@ mod origin;
 
 use std::time::Duration;
 
+use axum::http::Method;
 use axum::http::StatusCode;
 use cached_core::http::{CacheResponseLayer, Mode};
 use cached_tests::memory_cache;
-use origin::{answer, origin};
+use origin::{answer, http_date, origin};
 use support::{client, header, x_cache};
 
 const LAST_MODIFIED: &str = "Wed, 01 Jan 2020 00:00:00 GMT";
@@ -232,4 +235,175 @@ async fn a_generated_strong_etag_lets_clients_revalidate() {
     .await;
     let plain = client.get(server.url("/r")).send().await.unwrap();
     assert_eq!(header(&plain, "etag"), "", "off unless asked for");
+}
+
+#[tokio::test]
+async fn if_modified_since_without_last_modified_is_compared_with_the_date() {
+    for (mode, layer) in layers() {
+        let date = http_date(-10);
+        let (server, log) = origin(layer, move |_, _| {
+            answer(
+                200,
+                &[("cache-control", "max-age=3600"), ("date", &date)],
+                "body",
+            )
+        })
+        .await;
+        let client = client();
+        client.get(server.url("/r")).send().await.unwrap();
+        let since = |date: String| {
+            client
+                .get(server.url("/r"))
+                .header("if-modified-since", date)
+                .send()
+        };
+        let later = since(http_date(0)).await.unwrap();
+        assert_eq!(later.status(), StatusCode::NOT_MODIFIED, "{mode:?}");
+        assert_eq!(x_cache(&later), "HIT");
+        let earlier = since(http_date(-100)).await.unwrap();
+        assert_eq!(earlier.status(), StatusCode::OK, "{mode:?}");
+        assert_eq!(earlier.text().await.unwrap(), "body");
+        assert_eq!(log.count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_range_is_answered_206_from_a_stored_complete_response() {
+    for (mode, layer) in layers() {
+        let (server, log) = origin(layer, |_, _| {
+            answer(
+                200,
+                &[("cache-control", "max-age=3600"), ("etag", "\"v1\"")],
+                "0123456789",
+            )
+        })
+        .await;
+        let client = client();
+        client.get(server.url("/r")).send().await.unwrap();
+        for (range, part, content_range) in [
+            ("bytes=0-1", "01", "bytes 0-1/10"),
+            ("bytes=3-", "3456789", "bytes 3-9/10"),
+            ("bytes=-1", "9", "bytes 9-9/10"),
+        ] {
+            let response = client
+                .get(server.url("/r"))
+                .header("range", range)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::PARTIAL_CONTENT,
+                "{mode:?} {range}"
+            );
+            assert_eq!(x_cache(&response), "HIT");
+            assert_eq!(header(&response, "content-range"), content_range);
+            assert_eq!(response.text().await.unwrap(), part);
+        }
+        for (name, value) in [("if-range", "\"v1\""), ("if-range", "\"v0\"")] {
+            let response = client
+                .get(server.url("/r"))
+                .header("range", "bytes=0-1")
+                .header(name, value)
+                .send()
+                .await
+                .unwrap();
+            let expected = if value == "\"v1\"" {
+                "01"
+            } else {
+                "0123456789"
+            };
+            assert_eq!(
+                response.text().await.unwrap(),
+                expected,
+                "If-Range: {value}"
+            );
+        }
+        let several = client
+            .get(server.url("/r"))
+            .header("range", "bytes=0-1,5-6")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            several.status(),
+            StatusCode::OK,
+            "several ranges: the whole"
+        );
+        assert_eq!(several.text().await.unwrap(), "0123456789");
+        assert_eq!(log.count(), 1, "{mode:?}: all from the cache");
+    }
+}
+
+/// The origin answers the first `GET` `body v1` (stale at once, `ETag` `"v1"`), a `HEAD` with
+/// `head_etag` and fresh headers (whatever the conditions), and a conditional `GET` `304`.
+fn head_site(
+    head_etag: &'static str,
+) -> impl Fn(usize, &origin::Received) -> axum::response::Response + Clone {
+    move |n, request| match (n, &request.method) {
+        (1, _) => answer(
+            200,
+            &[
+                ("cache-control", "max-age=0"),
+                ("etag", "\"v1\""),
+                ("x-version", "1"),
+            ],
+            "body v1",
+        ),
+        (_, &Method::HEAD) => answer(
+            200,
+            &[
+                ("cache-control", "max-age=3600"),
+                ("etag", head_etag),
+                ("x-version", "2"),
+            ],
+            "",
+        ),
+        _ if request.headers.contains_key("if-none-match") => {
+            answer(304, &[("etag", "\"v1\"")], "")
+        }
+        _ => answer(500, &[], "unexpected"),
+    }
+}
+
+#[tokio::test]
+async fn a_head_response_that_describes_the_entry_updates_its_headers() {
+    for (mode, layer) in layers() {
+        let (server, log) = origin(layer, head_site("\"v1\"")).await;
+        let client = client();
+        client.get(server.url("/r")).send().await.unwrap();
+        let head = client.head(server.url("/r")).send().await.unwrap();
+        assert_eq!(
+            log.last().method,
+            Method::HEAD,
+            "{mode:?}: sent on as a HEAD"
+        );
+        assert_eq!(x_cache(&head), "REVALIDATED");
+        assert_eq!(header(&head, "x-version"), "2");
+        let get = client.get(server.url("/r")).send().await.unwrap();
+        assert_eq!(
+            x_cache(&get),
+            "HIT",
+            "{mode:?}: the HEAD's max-age refreshed it"
+        );
+        assert_eq!(header(&get, "x-version"), "2");
+        assert_eq!(get.text().await.unwrap(), "body v1");
+        assert_eq!(log.count(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_head_response_for_another_version_updates_nothing() {
+    for (mode, layer) in layers() {
+        let (server, log) = origin(layer, head_site("\"v2\"")).await;
+        let client = client();
+        client.get(server.url("/r")).send().await.unwrap();
+        let head = client.head(server.url("/r")).send().await.unwrap();
+        assert_eq!(x_cache(&head), "MISS", "{mode:?}");
+        assert_eq!(header(&head, "etag"), "\"v2\"");
+        let get = client.get(server.url("/r")).send().await.unwrap();
+        assert_eq!(x_cache(&get), "REVALIDATED", "{mode:?}: still stale");
+        assert_eq!(header(&get, "x-version"), "1");
+        assert_eq!(log.count(), 3);
+    }
 }

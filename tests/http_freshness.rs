@@ -1,6 +1,7 @@
 //! Freshness as RFC 9111 says, in both modes, through a real server and client: `Expires`
-//! (past, invalid), invalid `max-age`, `Age` and `Date` counted against freshness and carried
-//! forward, `Pragma: no-cache`, and what the shared-cache mode stores without a `ttl`.
+//! (past, invalid, in any case or with a wrong weekday), invalid `max-age`, `Age` and `Date`
+//! counted against freshness and carried forward, `Pragma: no-cache`, `must-understand`,
+//! and what the shared-cache mode stores without a `ttl`.
 
 #[path = "http/support.rs"]
 mod support;
@@ -233,5 +234,45 @@ async fn a_request_max_age_refuses_older_entries() {
         .await
         .unwrap();
     assert_eq!(x_cache(&lenient), "HIT");
+    assert_eq!(log.count(), 2);
+}
+
+#[tokio::test]
+async fn an_expires_in_any_case_or_with_a_wrong_weekday_is_read() {
+    let in_an_hour = http_date(3600);
+    let weekday = &in_an_hour[..3];
+    let wrong = if weekday == "Mon" { "Tue" } else { "Mon" };
+    for expires in [
+        in_an_hour.to_uppercase(),
+        in_an_hour.to_lowercase(),
+        in_an_hour.replacen(weekday, wrong, 1),
+    ] {
+        let layer = CacheResponseLayer::new(memory_cache(100)).mode(Mode::SharedCache);
+        let (second, calls) = twice(layer, &[("expires", &expires)]).await;
+        assert_eq!((second.as_str(), calls), ("HIT", 1), "Expires: {expires}");
+    }
+    let in_another_zone = in_an_hour.replace("GMT", "UTC");
+    let layer = CacheResponseLayer::new(memory_cache(100)).mode(Mode::SharedCache);
+    let (second, _) = twice(layer, &[("expires", &in_another_zone)]).await;
+    assert_eq!(second, "MISS", "Expires: {in_another_zone}");
+}
+
+#[tokio::test]
+async fn must_understand_stores_an_understood_status_despite_no_store() {
+    for (mode, layer) in layers() {
+        let cache_control = ("cache-control", "max-age=3600, no-store, must-understand");
+        let (second, calls) = twice(layer, &[cache_control]).await;
+        assert_eq!((second.as_str(), calls), ("HIT", 1), "{mode:?}");
+    }
+    let unknown = CacheResponseLayer::new(memory_cache(100)).mode(Mode::SharedCache);
+    let (server, log) = origin(unknown, |n, _| {
+        let cache_control = ("cache-control", "max-age=3600, no-store, must-understand");
+        answer(599, &[cache_control], &format!("v{n}"))
+    })
+    .await;
+    for _ in 0..2 {
+        let response = client().get(server.url("/r")).send().await.unwrap();
+        assert_eq!(x_cache(&response), "MISS", "599 is not understood");
+    }
     assert_eq!(log.count(), 2);
 }

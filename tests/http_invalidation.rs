@@ -1,7 +1,8 @@
 //! Invalidation by unsafe requests through a real server and client: a successful `POST`,
 //! `PUT`, `PATCH`, `DELETE` (or extension method) removes every variant of its URL's entry,
 //! and those of its `Location` and `Content-Location` on the same host; a failed one removes
-//! nothing.
+//! nothing; and one that comes while a `GET` loads keeps the loaded response from being
+//! stored.
 
 #[path = "http/support.rs"]
 mod support;
@@ -11,11 +12,15 @@ mod origin;
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::Method;
+use axum::routing::get;
+use cached_core::Cache;
 use cached_core::http::{CacheResponseLayer, Mode};
 use cached_tests::memory_cache;
+use cached_tests::redis_server::RedisServer;
 use origin::{Received, answer, origin};
-use support::{client, x_cache};
+use support::{Calls, Server, client, eventually, x_cache};
 
 fn layers() -> [(Mode, CacheResponseLayer); 2] {
     [
@@ -166,4 +171,52 @@ async fn an_absolute_location_on_this_host_is_invalidated_and_on_another_is_not(
         let target = client.get(server.url("/target")).send().await.unwrap();
         assert_eq!(x_cache(&target), expected, "Location: {location}");
     }
+}
+
+/// A `GET` whose handler is still running when a `POST` for its URL succeeds: what it
+/// loaded began before the invalidation, so it is answered but never stored.
+async fn an_unsafe_request_during_a_load_wins(cache: Cache) {
+    let (release, gate) = tokio::sync::watch::channel(false);
+    let calls = Calls::default();
+    let counter = calls.clone();
+    let show = move || {
+        let (mut gate, n) = (gate.clone(), counter.hit());
+        async move {
+            if n == 1 {
+                gate.wait_for(|open| *open).await.unwrap();
+            }
+            format!("v{n}")
+        }
+    };
+    let layer = CacheResponseLayer::new(cache).ttl(Duration::from_secs(3600));
+    let router = Router::new().route("/post", get(show).put(|| async {}).layer(layer));
+    let server = Server::start(router).await;
+    let client = client();
+    let loading = tokio::spawn(client.get(server.url("/post")).send());
+    eventually("the load to reach the handler", || calls.count() == 1).await;
+    let saved = client.put(server.url("/post")).send().await.unwrap();
+    assert!(saved.status().is_success());
+    release.send(true).unwrap();
+    let loaded = loading.await.unwrap().unwrap();
+    assert_eq!(loaded.text().await.unwrap(), "v1");
+    let after = client.get(server.url("/post")).send().await.unwrap();
+    assert_eq!(
+        x_cache(&after),
+        "MISS",
+        "the load that began before the PUT stored nothing"
+    );
+    assert_eq!(after.text().await.unwrap(), "v2");
+    let again = client.get(server.url("/post")).send().await.unwrap();
+    assert_eq!(x_cache(&again), "HIT");
+}
+
+#[tokio::test]
+async fn an_unsafe_request_during_a_load_wins_in_memory() {
+    an_unsafe_request_during_a_load_wins(memory_cache(100)).await;
+}
+
+#[tokio::test]
+async fn an_unsafe_request_during_a_load_wins_on_redis() {
+    let redis = RedisServer::start();
+    an_unsafe_request_during_a_load_wins(redis.cache("")).await;
 }

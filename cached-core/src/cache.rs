@@ -609,16 +609,23 @@ impl Cache {
         self.inner.stats.errors.incr();
     }
 
-    /// A write that never fails: an error is logged (at `debug` while the backend is known
-    /// to be unavailable) and counted.
+    /// A write, joined to `tags` first, that never fails: an error is logged (at `debug`
+    /// while the backend is known to be unavailable) and counted; `false` when nothing was
+    /// stored.
     #[cfg(feature = "http")]
-    pub(crate) async fn set_quietly<T>(&self, key: &str, value: &T, ttl: Option<Duration>)
+    pub(crate) async fn set_quietly<T>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        tags: &[String],
+    ) -> bool
     where
         T: ?Sized + Serialize + ToOwned,
         T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
-        match self.set(key, value, ttl).await {
-            Ok(()) => {}
+        match self.set_joining(key, value, ttl, tags).await {
+            Ok(()) => return true,
             Err(Error::Backend {
                 source: BackendError::Unavailable,
                 ..
@@ -629,6 +636,7 @@ impl Cache {
                 tracing::warn!(target: LOG_TARGET, cache = %self.inner.name, %key, %error, "cache write failed; the value was not stored");
             }
         }
+        false
     }
 
     /// Removes `key`; a failure is logged (by `delete`) and counted, never returned.

@@ -37,6 +37,23 @@
 //! # drop(app);
 //! ```
 //!
+//! # Private requests
+//!
+//! A request carrying `Authorization` or `Cookie` says who the user is, so its response may
+//! be theirs alone: such a request is neither answered from nor stored in the cache, unless
+//!
+//! - the response says it may be shared: `Cache-Control: public` or `s-maxage`, or, for
+//!   `Authorization`, `must-revalidate` (RFC 9111, section 3.5);
+//! - the response varies on the header (`Vary: Cookie`): its entries are kept per cookie;
+//! - the route keys on the user: [`vary_on`](CacheResponseLayer::vary_on), or the header in
+//!   [`vary_headers`](CacheResponseLayer::vary_headers) (`vary_headers(["Cookie"])`);
+//! - the application says otherwise:
+//!   [`private_headers`](CacheResponseLayer::private_headers) replaces the list (an empty
+//!   list shares every request, for routes whose responses never depend on who asks).
+//!
+//! An entry stored for another request is invisible to a private one: it is not served to
+//! it, nor revalidated with its credentials. Sharing is opted into, never stumbled into.
+//!
 //! # Modes
 //!
 //! [`Mode::Application`] (the default) caches an application's own routes: an entry is fresh
@@ -50,7 +67,10 @@
 //! # What is cached
 //!
 //! - Only `GET` requests are stored. A `HEAD` request is answered from the entry of the same
-//!   `GET` when there is one, and otherwise passes through without storing anything.
+//!   `GET` when it is fresh; for a stale one it is sent on as a `HEAD`, and a `200` that
+//!   describes the stored response (the same `ETag`, `Last-Modified` and `Content-Length`
+//!   when it has them) updates the entry's headers and freshness (RFC 9111, section
+//!   4.3.5); otherwise it passes through without storing anything.
 //! - A successful (`2xx`, `3xx`) request of an unsafe method (`POST`, `PUT`, `PATCH`,
 //!   `DELETE`, or any method but `GET`, `HEAD`, `OPTIONS` and `TRACE`) removes the entries
 //!   (every variant) of its URL, and of its response's `Location` and `Content-Location`
@@ -58,8 +78,11 @@
 //! - In [`Mode::Application`] only responses whose status is in
 //!   [`statuses`](CacheResponseLayer::statuses) (default: `200 OK`) are stored; in
 //!   [`Mode::SharedCache`] any final status but `206` and `304`. Never one with
-//!   `Cache-Control: no-store` or `private`, with `Set-Cookie`, with `Vary: *`, or with a body
-//!   larger than [`max_body_size`](CacheResponseLayer::max_body_size).
+//!   `Cache-Control: no-store` (unless with `must-understand` and a status the `http` crate
+//!   knows) or `private`, with `Set-Cookie`, with `Vary: *`, or with a body larger than
+//!   [`max_body_size`](CacheResponseLayer::max_body_size).
+//! - `Date` and `Expires` are read in any case and with a weekday that does not match the
+//!   date, as RFC 9111 (section 4.2) asks of caches; a zone other than `GMT` is invalid.
 //! - `Expires` in the past or invalid, an invalid `max-age` or `s-maxage`, and `no-cache`
 //!   (or `Pragma: no-cache` without `Cache-Control`) mean stale on arrival: such a response
 //!   is stored only when it has a validator (`ETag`, `Last-Modified`, or the generated `ETag`
@@ -69,16 +92,18 @@
 //! - A request with `Cache-Control: no-cache` (or `max-age=0`, or `Pragma: no-cache`) skips
 //!   the lookup and refreshes the entry; one with `max-age=N` takes no entry older than `N`
 //!   seconds; one with `Cache-Control: no-store` is answered from the cache but never stored.
-//! - A request with an `Authorization` header passes through unless the layer varies on the
-//!   user ([`vary_on`](CacheResponseLayer::vary_on)), so that a personal response is never
-//!   stored where another user could be served it.
+//! - A request with `Authorization` or `Cookie` is private (see
+//!   [above](#private-requests)).
 //! - A response's own `Vary` header is honoured: its entry is kept per value of those request
 //!   headers.
 //!
 //! # Conditional requests and stale entries
 //!
 //! A fresh entry answers `If-None-Match` (weak comparison) and, without it,
-//! `If-Modified-Since` with `304 Not Modified`. A stale entry with a validator is
+//! `If-Modified-Since` (compared with its `Last-Modified`, or else its `Date`, or else when
+//! it was stored) with `304 Not Modified`, and a `Range` for one satisfiable byte range of
+//! a stored `200` with `206 Partial Content` (unless an `If-Range` does not match it;
+//! several ranges get the whole response). A stale entry with a validator is
 //! revalidated: the inner service gets the entry's `If-None-Match` / `If-Modified-Since`
 //! instead of the client's, and a `304` refreshes the entry, updating its stored headers.
 //! Within `stale-while-revalidate` the stale entry is served at once while one background
@@ -93,18 +118,43 @@
 //!
 //! # Keys
 //!
-//! Every key starts with `http:`. The default key covers the host (the `Host` header, or the
-//! request target's authority, lowercased), the path and the query with its parameters
-//! sorted by name: `/posts/42?page=2&lang=en` on `example.com` is stored under
-//! `http:GET:example.com:/posts/42:lang=en&page=2`. It does not cover the scheme, the
-//! fragment, or request headers other than `Host`, and a `HEAD` request reads the `GET` key.
-//! A [`KeyTemplate`] chooses another key, such as `http:post:42`; it covers exactly what its
-//! placeholders name, so a template without `{host}` gives every host the same entry.
-//! Configured vary headers and the user identity follow after `|`
+//! Every key starts with `http:`. The default key covers the host, the path and the query
+//! with its parameters sorted by name: `/posts/42?page=2&lang=en` on `example.com` is stored
+//! under `http:GET:example.com:/posts/42:lang=en&page=2`. The host part covers every
+//! authority the application may read its host from, lowercased:
+//!
+//! - the `Host` header, or in HTTP/2 the `:authority` that stands for it (an HTTP/1
+//!   request in absolute form without `Host` keys apart from one with it);
+//! - the target's authority when the request is in absolute form and names another host
+//!   than `Host` (`GET http://evil.example/page` with `Host: example.com` is
+//!   `example.com&target=evil.example`), since RFC 9112 (section 3.2.2) makes it win;
+//! - `X-Forwarded-Host` and `Forwarded` (when it mentions `host`), which axum-extra's
+//!   `Host` reads first (`example.com&x-forwarded-host=evil.example`).
+//!
+//! So a request naming another authority anywhere gets an entry of its own, which no plain
+//! request for the site is served. Requests through one proxy share entries as long as the
+//! proxy writes the same values for all of them (`X-Forwarded-Host: example.com`); a
+//! `Forwarded` header that differs per client and names a host (`for=192.0.2.1;host=...`)
+//! gives each client its own entries, so have such a proxy leave `host` out, or key with a
+//! [`key_fn`](CacheResponseLayer::key_fn) that reads the host your application trusts.
+//!
+//! The default key does not cover the scheme, the fragment, or request headers other than
+//! these (`X-Forwarded-Proto` included: add it with
+//! [`vary_headers`](CacheResponseLayer::vary_headers) if your pages depend on it), and a
+//! `HEAD` request reads the `GET` key. A [`KeyTemplate`] chooses another key, such as
+//! `http:post:42`; it covers exactly what its placeholders name (`{host}` renders the host
+//! part above), so a template without `{host}` gives every host the same entry. Configured
+//! vary headers and the user identity follow after `|`
 //! (`http:GET:example.com:/feed|accept-language=fr|user=ada`), and a response's own `Vary`
 //! headers after `>`. Every value taken from the request is escaped with
 //! [`crate::key::escape`], so that no request can produce the key of another.
-//! [`invalidate`] and [`invalidate_path`] remove an entry together with all of its variants.
+//!
+//! Every entry joins the tag of its URL (its base key) before the load that stores it, and
+//! under a default key the tag of its path: [`invalidate`], [`invalidate_path`] and unsafe
+//! requests remove an entry with all of its variants through
+//! [`Cache::delete_tags`](crate::Cache::delete_tags), in proportion to the entries removed
+//! and never by a scan of the keyspace, and an invalidation that comes while a response
+//! loads keeps it from being stored.
 //!
 //! # Concurrent misses
 //!
@@ -118,8 +168,13 @@
 //! skipped, both logged at `warn` and counted in the cache's statistics.
 
 mod admit;
+mod answer;
+mod authority;
 mod body;
+mod cacheable;
 mod conditional;
+mod credentials;
+mod date;
 mod directives;
 mod entry;
 mod freshness;
@@ -128,10 +183,12 @@ mod key;
 mod layer;
 mod lookup;
 mod policy;
+mod range;
 mod revalidate;
 mod service;
 mod settings;
 mod template;
+mod url_tags;
 mod wire;
 
 use ::http::HeaderName;

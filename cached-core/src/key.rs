@@ -92,6 +92,26 @@ pub fn escape_into(out: &mut String, value: &str) {
     }
 }
 
+/// Appends `bytes` (a header value, which may be any bytes), escaped: as [`escape_into`] when
+/// they are UTF-8, otherwise byte by byte, ASCII letters, digits, `-`, `_` and `.` kept and
+/// every other byte as `%XX`. Both forms decode back to the original bytes and the second
+/// keeps no non-ASCII character, so two values never share a rendering.
+#[cfg(feature = "http")]
+pub(crate) fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => escape_into(out, text),
+        Err(_) => {
+            for &byte in bytes {
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.') {
+                    out.push(char::from(byte));
+                } else {
+                    let _ = write!(out, "%{byte:02X}");
+                }
+            }
+        }
+    }
+}
+
 /// `value`, escaped by the rule of this module.
 pub fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -155,6 +175,19 @@ pub(crate) fn prefixed_pattern(prefix: &str, pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_bytes_escape_like_text_and_never_keep_the_marker() {
+        let escaped = |bytes: &[u8]| {
+            let mut out = String::new();
+            escape_bytes_into(&mut out, bytes);
+            out
+        };
+        assert_eq!(escaped("a~é".as_bytes()), escape("a~é"));
+        assert_eq!(escaped(b"a~\xe9"), "a%7E%E9", "not UTF-8: byte by byte");
+        assert_ne!(escaped(b"%E9"), escaped(b"\xe9"));
+    }
 
     #[test]
     fn plain_identifiers_are_kept() {

@@ -66,8 +66,12 @@ impl AppState {
 /// The routes. `GET /posts` varies by language, `GET /feed` by user, `GET /posts/{id}` and
 /// `GET /users/{id}` are keyed `post:{id}` and `user:{id}` so that an edit can invalidate
 /// them by name.
+///
+/// The blog reads no cookie (users sign in with `Authorization`), so a reader's cookies
+/// (consent, analytics) do not keep its pages from being shared: only `Authorization` makes
+/// a request private. A route that read the session cookie would keep the default.
 pub(crate) fn router(state: AppState) -> Router {
-    let pages = || CacheResponseLayer::new(state.pages.clone());
+    let pages = || CacheResponseLayer::new(state.pages.clone()).private_headers(["Authorization"]);
     Router::new()
         .route(
             "/posts",

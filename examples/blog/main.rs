@@ -5,7 +5,9 @@
 //! - invalidation on mutation (`data.rs`): editing a post drops the queries it changes;
 //! - object caching with `get_or_set` and write-through on update (`data.rs`): users;
 //! - response caching (`app.rs`): the posts list per language (`Accept-Language`), the feed
-//!   per signed-in user, each post page keyed `post:{id}` and invalidated on edit;
+//!   per signed-in user, each post page keyed `post:{id}` and invalidated on edit; a
+//!   signed-in reader's other requests private (the blog reads no cookie, so cookies do not
+//!   make a request private);
 //! - a lock for stampede prevention (`report.rs`): the authors report;
 //! - `GET /cache/stats`: hits, misses and hit ratio of each cache.
 //!

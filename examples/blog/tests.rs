@@ -192,6 +192,20 @@ async fn the_posts_list_varies_by_language(blog: &Blog) {
     assert_eq!(response.headers()["x-cache"], "HIT");
     assert_eq!(response.headers()["content-language"], "en");
     assert!(response.headers().contains_key("age"));
+
+    let (x_cache, body) = blog.fetch("/posts", &[("cookie", "consent=yes")]).await;
+    assert_eq!(
+        (x_cache.as_str(), body["heading"].as_str()),
+        ("HIT", Some("Most read posts")),
+        "the blog reads no cookie: a reader's cookies do not make its pages private"
+    );
+    let (x_cache, _) = blog
+        .fetch("/posts", &[("authorization", "Bearer ada")])
+        .await;
+    assert_eq!(
+        x_cache, "MISS",
+        "a signed-in reader is not served the anonymous page"
+    );
 }
 
 async fn the_feed_varies_by_user(blog: &Blog) {

@@ -10,12 +10,14 @@ use ::http::{Response, StatusCode};
 use http_body::Body;
 
 use super::body::{self, Collected, ResponseBody};
+use super::cacheable::Cacheable;
 use super::conditional;
 use super::directives;
 use super::entry::{Entry, Source, StoredResponse, combined, has_validator};
 use super::freshness::{self, Exchange};
 use super::lookup;
 use super::settings::Config;
+use super::url_tags::UrlTags;
 use super::{X_CACHE, key, policy};
 use crate::LOG_TARGET;
 use crate::cache::Ticket;
@@ -41,17 +43,19 @@ pub(crate) struct Admission {
 }
 
 /// Whether HTTP and the layer allow storing `response` (the answer, exchanged at
-/// `exchange`, to a request with `headers`); if so its body is collected.
+/// `exchange`, to `request`, with `headers`); if so its body is collected.
 pub(crate) async fn admit<B: Body>(
     config: &Config,
-    primary: &str,
+    request: &Cacheable,
     headers: &HeaderMap,
     response: Response<B>,
     exchange: Exchange,
 ) -> Admitted<B> {
+    let primary = request.primary.as_str();
     let generate_etag = config.etag && response.status() == StatusCode::OK;
     let validated = generate_etag || has_validator(response.headers());
-    let freshness = match policy::storable(config, &response, validated, exchange) {
+    let storable = policy::storable(config, &response, &request.credentials, validated, exchange);
+    let freshness = match storable {
         Ok(freshness) => freshness,
         Err(reason) => {
             tracing::debug!(target: LOG_TARGET, key = %primary, "response not stored: {reason}");
@@ -60,7 +64,7 @@ pub(crate) async fn admit<B: Body>(
             return Admitted::Pass(response);
         }
     };
-    let vary: Vec<HeaderName> = policy::vary(response.headers())
+    let vary: Vec<HeaderName> = directives::vary(response.headers())
         .unwrap_or_default()
         .into_iter()
         .filter(|name| !config.vary_headers.contains(name))
@@ -120,7 +124,7 @@ pub(crate) fn freshen(
         headers.insert(header::DATE, date);
     }
     let directives = directives::response(&headers);
-    if directives.no_store || directives.private {
+    if directives.forbid_storing(stale.status) || directives.private {
         return None;
     }
     let freshness = freshness::assess(config, stale.status, &headers, &directives, exchange)?;
@@ -145,19 +149,34 @@ impl Admission {
         self.stored.replay(Source::Miss, false, ResponseBody::full)
     }
 
-    /// Stores the response as a load of `ticket`'s key, which only an invalidation-free
-    /// load may fill. When the response varies and the load is of the primary key (the
-    /// first request for it), the variant is written first and the marker filled after, so
-    /// that the variant is reachable only through a marker no invalidation preceded; it is
-    /// removed again if the fill is refused.
-    pub(crate) async fn fill(self, config: &Config, ticket: Ticket<'_>) -> Filled {
+    /// Stores the response as a load of `ticket`'s key (which joined `tags` before the
+    /// load), which only an invalidation-free load may fill. When the response varies and
+    /// the load is of the primary key (the first request for it), the variant joins the
+    /// tags and is written first and the marker filled after, so that the variant is
+    /// reachable only through a marker no invalidation preceded; it is removed again if the
+    /// fill is refused.
+    pub(crate) async fn fill(
+        self,
+        config: &Config,
+        ticket: Ticket<'_>,
+        tags: &UrlTags<'_>,
+    ) -> Filled {
         let cache = &config.cache;
         let entry = Entry::Response(Arc::clone(&self.stored));
         if ticket.key() == self.target() {
-            ticket.fill(&entry, Some(self.ttl)).await
+            match tags.cover(ticket.key(), self.ttl).await.ticket(ticket) {
+                Ok(ticket) => ticket.fill(&entry, Some(self.ttl)).await,
+                Err(ticket) => ticket.skip().await,
+            }
         } else if ticket.key() == self.primary {
+            let ticket = match tags.cover(ticket.key(), self.ttl).await.ticket(ticket) {
+                Ok(ticket) => ticket,
+                Err(ticket) => return ticket.skip().await,
+            };
             let variant = self.target();
-            lookup::store(cache, variant, &entry, self.ttl).await;
+            if !lookup::store(cache, variant, &entry, self.ttl, tags.names()).await {
+                return ticket.skip().await;
+            }
             let marker = Entry::Vary(self.vary.as_slice().into());
             let filled = ticket.fill(&marker, Some(self.ttl)).await;
             if filled != Filled::Stored {
@@ -167,20 +186,24 @@ impl Admission {
         } else {
             // The response's `Vary` is not the one its marker announced: store afresh.
             let filled = ticket.skip().await;
-            self.write(cache).await;
+            self.write(cache, tags).await;
             filled
         }
     }
 
-    /// Stores the response outside any load (a refresh the request asked for).
-    pub(crate) async fn write(self, cache: &crate::Cache) {
+    /// Stores the response outside any load (a refresh the request asked for), each of its
+    /// keys joined to `tags` as it is written.
+    pub(crate) async fn write(self, cache: &crate::Cache, tags: &UrlTags<'_>) {
         let entry = Entry::Response(Arc::clone(&self.stored));
         match &self.secondary {
-            None => lookup::store(cache, &self.primary, &entry, self.ttl).await,
+            None => {
+                lookup::store(cache, &self.primary, &entry, self.ttl, tags.names()).await;
+            }
             Some(secondary) => {
                 let marker = Entry::Vary(self.vary.into());
-                lookup::store(cache, &self.primary, &marker, self.ttl).await;
-                lookup::store(cache, secondary, &entry, self.ttl).await;
+                if lookup::store(cache, &self.primary, &marker, self.ttl, tags.names()).await {
+                    lookup::store(cache, secondary, &entry, self.ttl, tags.names()).await;
+                }
             }
         }
     }

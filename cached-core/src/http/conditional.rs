@@ -2,13 +2,15 @@
 //! `304` from a stored response, revalidating a stale entry with the inner service, and
 //! updating an entry from the `304` that confirms it (RFC 9111, sections 4.3.2 to 4.3.4).
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use ::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use ::http::{Response, StatusCode};
 use bytes::Bytes;
 use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
 
 use super::entry::{Source, StoredResponse};
-use super::policy;
+use super::{date, policy};
 
 /// The request headers that make a request conditional; replaced by the cache's own when it
 /// revalidates an entry.
@@ -23,7 +25,8 @@ const CONDITIONS: [HeaderName; 5] = [
 /// Whether a request with `headers` asks only for a change that `stored` does not have, so
 /// that `304 Not Modified` answers it: its `If-None-Match` names the stored `ETag` (weak
 /// comparison), or, without `If-None-Match`, its `If-Modified-Since` is not before the
-/// stored `Last-Modified`.
+/// stored `Last-Modified` or, without one, the stored `Date`, or, without one, the time
+/// the response was stored (RFC 9111, section 4.3.2).
 pub(crate) fn not_modified(stored: &StoredResponse, headers: &HeaderMap) -> bool {
     if stored.status != StatusCode::OK {
         return false;
@@ -37,13 +40,36 @@ pub(crate) fn not_modified(stored: &StoredResponse, headers: &HeaderMap) -> bool
         };
         return !condition.precondition_passes(&etag);
     }
-    let (Some(since), Some(modified)) = (
-        headers.typed_get::<IfModifiedSince>(),
-        stored.headers.typed_get::<LastModified>(),
-    ) else {
+    let Some(since) = headers.typed_get::<IfModifiedSince>() else {
         return false;
     };
-    !since.is_modified(modified.into())
+    !since.is_modified(modified(stored))
+}
+
+/// When `stored` last changed, as far as the cache knows.
+fn modified(stored: &StoredResponse) -> SystemTime {
+    if let Some(modified) = stored.headers.typed_get::<LastModified>() {
+        return modified.into();
+    }
+    match date::header(&stored.headers, &header::DATE) {
+        Some(Some(date)) => date,
+        _ => UNIX_EPOCH + Duration::from_millis(stored.stored_at),
+    }
+}
+
+/// Whether a `200` to a `HEAD` request, with `headers`, describes `stored`, so that its
+/// headers may update it (RFC 9111, section 4.3.5): each validator it carries (`ETag`,
+/// `Last-Modified`) is the stored one, and its `Content-Length`, if any, the stored body's.
+pub(crate) fn describes(stored: &StoredResponse, headers: &HeaderMap) -> bool {
+    let validators_match = [header::ETAG, header::LAST_MODIFIED].iter().all(|name| {
+        headers
+            .get(name)
+            .is_none_or(|v| stored.headers.get(name) == Some(v))
+    });
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|v| v.parse::<usize>().ok()));
+    validators_match && length.is_none_or(|length| length == Some(stored.body.len()))
 }
 
 /// The `304 Not Modified` made from `stored`: its headers without the body's own.
@@ -175,6 +201,21 @@ mod tests {
     }
 
     #[test]
+    fn if_modified_since_without_last_modified_compares_the_date_or_the_time_stored() {
+        let dated = stored(&[("date", MODIFIED)]);
+        let asks = |entry: &StoredResponse, since| {
+            not_modified(entry, &headers(&[("if-modified-since", since)]))
+        };
+        assert!(asks(&dated, MODIFIED));
+        assert!(asks(&dated, "Thu, 02 Jan 2020 00:00:00 GMT"));
+        assert!(!asks(&dated, "Tue, 31 Dec 2019 23:59:59 GMT"));
+        let mut undated = stored(&[]);
+        undated.stored_at = 1_577_836_800_000; // MODIFIED
+        assert!(asks(&undated, MODIFIED));
+        assert!(!asks(&undated, "Tue, 31 Dec 2019 23:59:59 GMT"));
+    }
+
+    #[test]
     fn a_304_replaces_the_headers_it_carries_but_not_the_bodys_length() {
         let entry = stored(&[
             ("content-length", "4"),
@@ -220,6 +261,28 @@ mod tests {
                 ("if-modified-since", MODIFIED),
             ])
         );
+    }
+
+    #[test]
+    fn a_head_response_describes_the_stored_one_when_its_validators_and_length_match() {
+        let entry = stored(&[("etag", "\"a\""), ("last-modified", MODIFIED)]);
+        let describes = |pairs| describes(&entry, &headers(pairs));
+        assert!(describes(&[]));
+        assert!(describes(&[("etag", "\"a\""), ("content-length", "4")]));
+        assert!(describes(&[("last-modified", MODIFIED), ("x-new", "1")]));
+        assert!(!describes(&[("etag", "\"b\"")]));
+        assert!(!describes(&[(
+            "last-modified",
+            "Thu, 02 Jan 2020 00:00:00 GMT"
+        )]));
+        assert!(!describes(&[("content-length", "5")]), "the body changed");
+        assert!(!describes(&[("content-length", "four")]));
+        let without = stored(&[]);
+        assert!(!describes_with(&without, &[("etag", "\"a\"")]));
+    }
+
+    fn describes_with(entry: &StoredResponse, pairs: &[(&'static str, &'static str)]) -> bool {
+        describes(entry, &headers(pairs))
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The `Cache-Control` directives of requests and responses (and `Pragma: no-cache`).
+//! The `Cache-Control` directives of requests and responses (and `Pragma: no-cache`), and
+//! the request headers a response's `Vary` names.
 //!
 //! Parsed here rather than with the `headers` crate's typed `CacheControl`, which was
 //! measured against what RFC 9111 asks (see the tests): it rejects the whole header when one
@@ -8,6 +9,7 @@
 
 use std::num::IntErrorKind;
 
+use ::http::StatusCode;
 use ::http::header::{self, HeaderMap, HeaderName};
 
 /// A `delta-seconds` argument as found.
@@ -85,8 +87,14 @@ pub(crate) struct ResponseDirectives {
     pub(crate) no_cache: bool,
     pub(crate) private: bool,
     pub(crate) public: bool,
-    /// `must-revalidate`, `proxy-revalidate`: never served stale.
+    /// `must-revalidate`: never served stale; and a response to a request with
+    /// `Authorization` may be shared (RFC 9111, 3.5).
     pub(crate) must_revalidate: bool,
+    /// `proxy-revalidate`: never served stale by a shared cache.
+    pub(crate) proxy_revalidate: bool,
+    /// `must-understand`: store it only if its status is understood, and then regardless of
+    /// `no-store`.
+    pub(crate) must_understand: bool,
     pub(crate) max_age: Option<Delta>,
     pub(crate) s_maxage: Option<Delta>,
     pub(crate) stale_while_revalidate: Option<u64>,
@@ -106,7 +114,9 @@ pub(crate) fn response(headers: &HeaderMap) -> ResponseDirectives {
             "no-cache" => found.no_cache = true,
             "private" => found.private = true,
             "public" => found.public = true,
-            "must-revalidate" | "proxy-revalidate" => found.must_revalidate = true,
+            "must-revalidate" => found.must_revalidate = true,
+            "proxy-revalidate" => found.proxy_revalidate = true,
+            "must-understand" => found.must_understand = true,
             "max-age" => found.max_age = Some(found.max_age.map_or(delta(), |d| d.min(delta()))),
             "s-maxage" => {
                 found.s_maxage = Some(found.s_maxage.map_or(delta(), |d| d.min(delta())));
@@ -120,6 +130,21 @@ pub(crate) fn response(headers: &HeaderMap) -> ResponseDirectives {
         found.no_cache = true;
     }
     found
+}
+
+impl ResponseDirectives {
+    /// Whether a response with these directives and `status` may not be stored: `no-store`,
+    /// unless `must-understand` comes with a status this cache understands (one the `http`
+    /// crate knows the reason phrase of; RFC 9111, 5.2.2.3).
+    pub(crate) fn forbid_storing(&self, status: StatusCode) -> bool {
+        self.no_store && !(self.must_understand && status.canonical_reason().is_some())
+    }
+
+    /// Whether the response is never to be served stale: `must-revalidate` or
+    /// `proxy-revalidate`.
+    pub(crate) fn never_stale(&self) -> bool {
+        self.must_revalidate || self.proxy_revalidate
+    }
 }
 
 impl PartialOrd for Delta {
@@ -142,6 +167,24 @@ impl Delta {
             Delta::Invalid => None,
         }
     }
+}
+
+/// The request headers a response varies on (its `Vary` header), lowercased, sorted and
+/// without duplicates; `None` for `Vary: *` or a name that is not a header name.
+pub(crate) fn vary(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
+    let mut names = Vec::new();
+    for value in headers.get_all(header::VARY) {
+        let value = value.to_str().ok()?;
+        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if name == "*" {
+                return None;
+            }
+            names.push(HeaderName::from_bytes(name.as_bytes()).ok()?);
+        }
+    }
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names.dedup();
+    Some(names)
 }
 
 fn pragma_no_cache(headers: &HeaderMap) -> bool {
@@ -262,7 +305,12 @@ mod tests {
         let all = read("Stale-While-Revalidate=30, stale-if-error=60, Must-Revalidate, public");
         assert_eq!(all.stale_while_revalidate, Some(30));
         assert_eq!(all.stale_if_error, Some(60));
-        assert!(all.must_revalidate && all.public);
+        assert!(all.must_revalidate && all.public && !all.proxy_revalidate);
+        assert!(read("proxy-revalidate").never_stale());
+        let understood = read("no-store, must-understand");
+        assert!(!understood.forbid_storing(StatusCode::OK));
+        assert!(understood.forbid_storing(StatusCode::from_u16(599).unwrap()));
+        assert!(read("no-store").forbid_storing(StatusCode::OK));
         assert!(response(&headers(&[("pragma", "no-cache")])).no_cache);
         assert!(
             !response(&headers(&[
@@ -271,6 +319,22 @@ mod tests {
             ]))
             .no_cache
         );
+    }
+
+    #[test]
+    fn vary_names_are_canonical() {
+        assert_eq!(
+            vary(&headers(&[(
+                "vary",
+                "Accept-Language, accept-encoding,Accept-Language"
+            )])),
+            Some(vec![
+                HeaderName::from_static("accept-encoding"),
+                HeaderName::from_static("accept-language"),
+            ])
+        );
+        assert_eq!(vary(&headers(&[])), Some(vec![]));
+        assert_eq!(vary(&headers(&[("vary", "*")])), None);
     }
 
     /// Why this module parses `Cache-Control` itself: the `headers` crate's typed

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::http::StatusCode;
 use ::http::header::{self, HeaderMap};
-use headers::{Date, Expires, HeaderMapExt, LastModified};
+use headers::{HeaderMapExt, LastModified};
 
+use super::date;
 use super::directives::{Delta, ResponseDirectives};
 use super::settings::{Config, Mode};
 
@@ -51,9 +52,9 @@ pub(crate) fn assess(
 ) -> Option<Freshness> {
     let shared = config.mode == Mode::SharedCache;
     let received = exchange.received_at / 1000;
-    let date = headers
-        .typed_get::<Date>()
-        .map_or(received, |date| unix_seconds(date.into()));
+    let date = date::header(headers, &header::DATE)
+        .flatten()
+        .map_or(received, unix_seconds);
     let apparent_age = received.saturating_sub(date);
     let in_transit = exchange.received_at.saturating_sub(exchange.requested_at) / 1000;
     let initial_age = apparent_age.max(age(headers).saturating_add(in_transit));
@@ -63,13 +64,10 @@ pub(crate) fn assess(
         Some(s_maxage.seconds())
     } else if let Some(max_age) = directives.max_age {
         Some(max_age.seconds())
-    } else if headers.contains_key(header::EXPIRES) {
-        // An invalid date (such as `0`) means already expired.
-        Some(headers.typed_get::<Expires>().map_or(0, |expires| {
-            unix_seconds(expires.into()).saturating_sub(date)
-        }))
     } else {
-        None
+        // An invalid date (such as `0`) means already expired.
+        date::header(headers, &header::EXPIRES)
+            .map(|expires| expires.map_or(0, |expires| unix_seconds(expires).saturating_sub(date)))
     };
     let lifetime = match (config.mode, explicit) {
         (Mode::Application, Some(explicit)) => explicit
@@ -83,7 +81,7 @@ pub(crate) fn assess(
         (Mode::SharedCache, None) => return None,
     };
     // `s-maxage` implies `proxy-revalidate` for a shared cache (RFC 9111, 5.2.2.10).
-    let must_revalidate = directives.must_revalidate || (shared && directives.s_maxage.is_some());
+    let must_revalidate = directives.never_stale() || (shared && directives.s_maxage.is_some());
     let window = |seconds: Option<u64>| seconds.filter(|_| !must_revalidate).unwrap_or(0);
     Some(Freshness {
         initial_age,
@@ -219,6 +217,24 @@ mod tests {
             ]),
             Some(60),
             "max-age wins over Expires"
+        );
+        let now = date(0);
+        let in_an_hour = httpdate::fmt_http_date(
+            UNIX_EPOCH + Duration::from_millis(RECEIVED) + Duration::from_secs(3600),
+        );
+        assert_eq!(
+            shared(&[
+                ("date", now.to_uppercase()),
+                ("expires", in_an_hour.to_uppercase())
+            ]),
+            Some(3600),
+            "dates are read case-insensitively"
+        );
+        let no_weekday = in_an_hour.replacen(&in_an_hour[..3], "Xyz", 1);
+        assert_eq!(
+            shared(&[("date", now), ("expires", no_weekday)]),
+            Some(0),
+            "not a date: expired"
         );
     }
 

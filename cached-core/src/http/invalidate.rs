@@ -1,13 +1,17 @@
 //! Removing response entries: an entry with all of its variants, on demand or after a
-//! successful unsafe request (RFC 9111, section 4.4).
+//! successful unsafe request (RFC 9111, section 4.4), by the tags of their URL (see
+//! `url_tags.rs`): in proportion to the entries removed, never by a scan of the keyspace.
+//!
+//! Sits on `authority.rs`, `key.rs`, `settings.rs`, `url_tags.rs` and the cache's tags.
 
 use ::http::header::{self, HeaderMap, HeaderValue};
 use ::http::request::Parts;
-use ::http::{Method, Request, StatusCode, Uri};
+use ::http::{Method, Request, StatusCode};
 
-use super::key::{self, PREFIX};
+use super::key::PREFIX;
 use super::settings::Config;
-use crate::{Cache, LOG_TARGET, Result, glob};
+use super::{authority, key, url_tags};
+use crate::{Cache, LOG_TARGET, Result};
 
 /// Removes the response entry whose key is `key` (without the `http:` prefix: a rendered
 /// template such as `post:42`, or a default key such as `GET:example.com:/posts/42`)
@@ -31,26 +35,15 @@ use crate::{Cache, LOG_TARGET, Result, glob};
 /// # }
 /// ```
 pub async fn invalidate(cache: &Cache, key: &str) -> Result<usize> {
-    remove_entry(cache, &format!("{PREFIX}{key}")).await
+    cache
+        .delete_tags(&[url_tags::of_base(&format!("{PREFIX}{key}"))])
+        .await
 }
 
 /// Removes every entry stored under the default key for `path`, on every host: each query
 /// string, each variant. `path` is as requested (`/posts/42`).
 pub async fn invalidate_path(cache: &Cache, path: &str) -> Result<usize> {
-    // An escaped host contains neither `:` nor `/`, and an escaped query no `/`, so
-    // `:{path}` after the wildcard can only be where the path starts.
-    let mut escaped = String::new();
-    key::push_path(&mut escaped, path);
-    let prefix = format!("{PREFIX}GET:*:{}", glob::escape(&escaped));
-    let exact = cache.delete_pattern(&prefix).await?;
-    Ok(exact + cache.delete_pattern(&format!("{prefix}[:|>]*")).await?)
-}
-
-/// Removes the entry whose full key is `full` and its variants.
-async fn remove_entry(cache: &Cache, full: &str) -> Result<usize> {
-    let variants = format!("{}[|>]*", glob::escape(full));
-    let exact = usize::from(cache.delete(&key::shorten(full.to_owned())).await?);
-    Ok(exact + cache.delete_pattern(&variants).await?)
+    cache.delete_tags(&[url_tags::of_path(path)]).await
 }
 
 /// Whether `method` is unsafe: any but `GET`, `HEAD`, `OPTIONS` and `TRACE` (RFC 9110,
@@ -62,49 +55,69 @@ pub(crate) fn is_unsafe(method: &Method) -> bool {
     )
 }
 
-/// After an unsafe request for `target` on `host` (whose entry's base key is `own`)
-/// answered with `status` and `headers`: when the status is not an error, removes the
-/// entries (every variant) of the request's URL, and of its `Location` and
-/// `Content-Location` when they are on the same host. A backend failure is logged, never
-/// returned: the response has been produced already.
-pub(crate) async fn after_unsafe(
-    config: &Config,
+/// What the invalidation after an unsafe request needs of it, taken before the request
+/// goes to the inner service.
+pub(crate) struct Invalidation {
+    /// The base key of the request's own URL, when the key rule applies to it.
     own: Option<String>,
-    target: &Uri,
-    host: Option<&str>,
-    status: StatusCode,
-    headers: &HeaderMap,
-) {
-    if !(status.is_success() || status.is_redirection()) {
-        return;
-    }
-    let mut targets = Vec::with_capacity(3);
-    targets.extend(own);
-    for name in [header::LOCATION, header::CONTENT_LOCATION] {
-        let same_host = headers
-            .get(name)
-            .and_then(|location| same_host_request(target, host, location));
-        if let Some(parts) = same_host
-            && let Some(base) = key::base(config, &parts)
-            && !targets.contains(&base)
-        {
-            targets.push(base);
+    /// A `GET` for the request's target with the headers that name its authorities, from
+    /// which the requests for its `Location` and `Content-Location` are made.
+    site: Parts,
+}
+
+impl Invalidation {
+    /// What the invalidation after `request` needs.
+    pub(crate) fn of(config: &Config, request: &Parts) -> Self {
+        let (mut site, ()) = Request::get(request.uri.clone())
+            .body(())
+            .expect("the request's own target")
+            .into_parts();
+        authority::copy_headers(&request.headers, &mut site.headers);
+        Self {
+            own: key::base(config, request),
+            site,
         }
     }
-    for target in targets {
-        if let Err(error) = remove_entry(&config.cache, &target).await {
-            tracing::warn!(target: LOG_TARGET, key = %target, %error, "cached response not invalidated after an unsafe request");
+
+    /// After the unsafe request was answered with `status` and `headers`: when the status is
+    /// not an error, removes the entries (every variant) of the request's URL, and of its
+    /// `Location` and `Content-Location` when they are on the same host. A backend failure
+    /// is logged, never returned: the response has been produced already.
+    pub(crate) async fn after(self, config: &Config, status: StatusCode, headers: &HeaderMap) {
+        if !(status.is_success() || status.is_redirection()) {
+            return;
+        }
+        let mut targets = Vec::with_capacity(3);
+        targets.extend(self.own);
+        for name in [header::LOCATION, header::CONTENT_LOCATION] {
+            let same_host = headers
+                .get(name)
+                .and_then(|location| same_host_request(&self.site, location));
+            if let Some(parts) = same_host
+                && let Some(base) = key::base(config, &parts)
+                && !targets.contains(&base)
+            {
+                targets.push(base);
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let tags: Vec<String> = targets.iter().map(|base| url_tags::of_base(base)).collect();
+        if let Err(error) = config.cache.delete_tags(&tags).await {
+            tracing::warn!(target: LOG_TARGET, keys = ?targets, %error, "cached responses not invalidated after an unsafe request");
         }
     }
 }
 
-/// A `GET` request for `location` resolved against `target`, when it is on `host` (a
-/// relative reference, or an absolute one naming that host).
-fn same_host_request(target: &Uri, host: Option<&str>, location: &HeaderValue) -> Option<Parts> {
-    let host = host?;
+/// A `GET` request for `location` resolved against `site` (the unsafe request's target),
+/// with its headers, when it is on the host `site` names (a relative reference, or an
+/// absolute one naming that host).
+fn same_host_request(site: &Parts, location: &HeaderValue) -> Option<Parts> {
+    let host = authority::named_host(site)?;
     let location = location.to_str().ok()?;
     let path_and_query = if location.contains("://") {
-        let uri: Uri = location.parse().ok()?;
+        let uri: ::http::Uri = location.parse().ok()?;
         if !uri.authority()?.as_str().eq_ignore_ascii_case(host) {
             return None;
         }
@@ -114,17 +127,21 @@ fn same_host_request(target: &Uri, host: Option<&str>, location: &HeaderValue) -
     } else if location.starts_with('/') {
         location.to_owned()
     } else {
-        let path = target.path();
+        let path = site.uri.path();
         format!(
             "{}{location}",
             &path[..path.rfind('/').map_or(0, |i| i + 1)]
         )
     };
-    let (parts, ()) = Request::get(path_and_query)
-        .header(header::HOST, host)
+    let mut target = ::http::uri::Builder::new();
+    if let (Some(scheme), Some(authority)) = (site.uri.scheme(), site.uri.authority()) {
+        target = target.scheme(scheme.clone()).authority(authority.clone());
+    }
+    let (mut parts, ()) = Request::get(target.path_and_query(path_and_query).build().ok()?)
         .body(())
         .ok()?
         .into_parts();
+    parts.headers = site.headers.clone();
     Some(parts)
 }
 
@@ -133,8 +150,12 @@ mod tests {
     use super::*;
 
     fn resolve(target: &str, host: Option<&str>, location: &'static str) -> Option<String> {
-        let target: Uri = target.parse().unwrap();
-        same_host_request(&target, host, &HeaderValue::from_static(location)).map(|parts| {
+        let mut site = Request::get(target);
+        if let Some(host) = host {
+            site = site.header(header::HOST, host);
+        }
+        let site = site.body(()).unwrap().into_parts().0;
+        same_host_request(&site, &HeaderValue::from_static(location)).map(|parts| {
             format!(
                 "{} {}",
                 parts.headers[header::HOST].to_str().unwrap(),

@@ -2,19 +2,22 @@
 //! variants after `|` and a response's own `Vary` variants after `>`.
 //!
 //! The default base key is `GET:{host}:{path}` with `:{query}` (sorted) when there is one:
-//! the host (the `Host` header, or the request target's authority, lowercased; empty when
-//! the request names none) keeps the pages of two virtual hosts apart.
+//! the host part (see `authority.rs`) covers every authority the request names (`Host`, the
+//! target's authority, `Forwarded`, `X-Forwarded-Host`), which keeps the pages of two
+//! virtual hosts apart and a request naming another authority away from the plain ones.
 //!
-//! Escaped values never contain `:`, `/`, `=`, `&`, `|` or `>`, so each of those in a key is
-//! a separator this module wrote, and two different requests never share a key.
-
-use std::fmt::Write as _;
+//! Escaped values never contain `:`, `/`, `=`, `&`, `,`, `|` or `>`, so each of those in a
+//! key is a separator this module wrote, and two different requests never share a key.
+//!
+//! Sits on `authority.rs`, `settings.rs` and [`crate::key`]; a key template (through the
+//! key rule of `settings.rs`) renders itself with this module's helpers.
 
 use ::http::header::{HeaderMap, HeaderName};
 use ::http::request::Parts;
 
+use super::authority;
 use super::settings::{Config, KeyRule};
-use crate::key::escape_into;
+use crate::key::{escape_bytes_into, escape_into};
 
 /// The prefix of every response key.
 pub(crate) const PREFIX: &str = "http:";
@@ -66,27 +69,16 @@ pub(crate) fn base(config: &Config, request: &Parts) -> Option<String> {
     Some(key)
 }
 
-/// Appends the request's host, lowercased and escaped: its `Host` header, or the authority
-/// of its target (HTTP/2); nothing when it has neither.
+/// Appends the host part of the request's key: every authority it names, lowercased and
+/// escaped (see `authority.rs`).
 pub(crate) fn push_host(out: &mut String, request: &Parts) {
-    if let Some(host) = host_of(request) {
-        escape_into(out, &host.to_ascii_lowercase());
-    }
+    authority::push(out, request);
 }
 
-/// The request's host as it named it: its `Host` header, or the authority of its target.
-pub(crate) fn host_of(request: &Parts) -> Option<&str> {
-    request
-        .headers
-        .get(::http::header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| request.uri.authority().map(|a| a.as_str()))
-}
-
-/// The key of the entry for `request`, as if its method were `GET`; `None` when the key
-/// rule does not apply to it.
-pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
-    let mut key = base(config, request)?;
+/// The key of the entry for `request`, whose [`base`] key is `base`: the base and the
+/// route's variants, not yet [shortened](shorten).
+pub(crate) fn primary(config: &Config, request: &Parts, base: String) -> String {
+    let mut key = base;
     for name in &config.vary_headers {
         key.push('|');
         push_header(&mut key, name, &request.headers);
@@ -100,7 +92,7 @@ pub(crate) fn primary(config: &Config, request: &Parts) -> Option<String> {
             None => key.push_str("|anonymous"),
         }
     }
-    Some(shorten(key))
+    key
 }
 
 /// The key of the variant of `primary` selected by the request headers `names` (a response's
@@ -114,37 +106,14 @@ pub(crate) fn secondary(primary: &str, names: &[HeaderName], headers: &HeaderMap
     shorten(key)
 }
 
-/// `name=value` for a request header (its values joined by `,`), or `name` alone when the
-/// request does not carry it.
+/// `name=value` for a request header (the values of its lines joined by `,`, so that one line
+/// `a,b` and two lines `a` and `b` stay apart), or `name` alone when the request does not
+/// carry it.
 fn push_header(out: &mut String, name: &HeaderName, headers: &HeaderMap) {
     escape_into(out, name.as_str());
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return;
-    };
-    out.push('=');
-    escape_bytes_into(out, first.as_bytes());
-    for value in values {
-        escape_into(out, ",");
+    for (index, value) in headers.get_all(name).iter().enumerate() {
+        out.push(if index == 0 { '=' } else { ',' });
         escape_bytes_into(out, value.as_bytes());
-    }
-}
-
-/// Escapes a header value: as [`escape_into`] when it is UTF-8, otherwise byte by byte with
-/// every non-ASCII byte as `%XX`. Both forms decode back to the original bytes, so values
-/// never share a rendering.
-fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => escape_into(out, text),
-        Err(_) => {
-            for &byte in bytes {
-                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-                    out.push(char::from(byte));
-                } else {
-                    let _ = write!(out, "%{byte:02X}");
-                }
-            }
-        }
     }
 }
 
@@ -217,10 +186,15 @@ mod tests {
         request.body(()).unwrap().into_parts().0
     }
 
+    /// The primary key of `request`, when the key rule applies.
+    fn primary_of(config: &Config, request: &Parts) -> Option<String> {
+        base(config, request).map(|base| shorten(primary(config, request, base)))
+    }
+
     #[test]
     fn the_default_key_covers_method_path_and_sorted_query() {
         let config = config(layer());
-        let key = |uri: &str| primary(&config, &parts(Request::get(uri))).unwrap();
+        let key = |uri: &str| primary_of(&config, &parts(Request::get(uri))).unwrap();
         assert_eq!(key("/posts/42"), "http:GET::/posts/42");
         assert_eq!(key("/posts/42?"), "http:GET::/posts/42");
         assert_eq!(
@@ -231,7 +205,7 @@ mod tests {
         assert_ne!(key("/posts?a"), key("/posts?a="));
         assert_eq!(key("/a%3Ab/c%20d:e"), "http:GET::/a%253Ab/c%2520d%3Ae");
         assert_eq!(
-            primary(&config, &parts(Request::head("/posts/42"))).unwrap(),
+            primary_of(&config, &parts(Request::head("/posts/42"))).unwrap(),
             key("/posts/42"),
             "HEAD reads the GET entry"
         );
@@ -240,7 +214,7 @@ mod tests {
     #[test]
     fn the_default_key_covers_the_host() {
         let config = config(layer());
-        let key = |request: ::http::request::Builder| primary(&config, &parts(request)).unwrap();
+        let key = |request: ::http::request::Builder| primary_of(&config, &parts(request)).unwrap();
         let site_a = key(Request::get("/p").header("host", "Site-A.example"));
         assert_eq!(site_a, "http:GET:site-a.example:/p");
         assert_ne!(
@@ -248,9 +222,9 @@ mod tests {
             key(Request::get("/p").header("host", "site-b.example"))
         );
         assert_eq!(
-            key(Request::get("http://site-a.example/p")),
+            key(Request::get("http://site-a.example/p").version(::http::Version::HTTP_2)),
             site_a,
-            "the target's authority when there is no Host"
+            "HTTP/2's :authority when there is no Host"
         );
         assert_eq!(
             key(Request::get("/p").header("host", "h:8080")),
@@ -278,7 +252,7 @@ mod tests {
             if let Some(user) = user {
                 request = request.header("x-user", user);
             }
-            primary(&config, &parts(request)).unwrap()
+            primary_of(&config, &parts(request)).unwrap()
         };
         assert_eq!(
             key("/p", Some("red"), Some("ada")),
@@ -305,7 +279,7 @@ mod tests {
         ];
         assert_eq!(
             secondary("http:GET:/p", &names, &headers),
-            "http:GET:/p>accept-encoding=gzip%2Cbr>dnt"
+            "http:GET:/p>accept-encoding=gzip,br>dnt"
         );
         let mut latin1 = HeaderMap::new();
         latin1.insert("dnt", HeaderValue::from_bytes(b"caf\xe9").unwrap());
@@ -321,14 +295,14 @@ mod tests {
             (p.uri.path() != "/skip").then(|| format!("custom:{}", p.uri.path().len()))
         }));
         assert_eq!(
-            primary(&custom, &parts(Request::get("/abc"))).as_deref(),
+            primary_of(&custom, &parts(Request::get("/abc"))).as_deref(),
             Some("http:custom:4")
         );
-        assert_eq!(primary(&custom, &parts(Request::get("/skip"))), None);
+        assert_eq!(primary_of(&custom, &parts(Request::get("/skip"))), None);
 
         let plain = config(layer());
         let long = format!("/{}", "x".repeat(400));
-        let key = primary(&plain, &parts(Request::get(long.as_str()))).unwrap();
+        let key = primary_of(&plain, &parts(Request::get(long.as_str()))).unwrap();
         assert!(key.len() <= MAX_KEY_LEN && key.starts_with("http:GET::/xxx"));
     }
 }

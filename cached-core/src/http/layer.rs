@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::http::header::{AUTHORIZATION, COOKIE};
 use ::http::request::Parts;
 use ::http::{HeaderName, StatusCode};
 use tower_layer::Layer;
@@ -54,8 +55,9 @@ pub struct CacheResponseLayer {
 
 impl CacheResponseLayer {
     /// A layer storing responses in `cache` with the defaults: [`Mode::Application`] with the
-    /// cache's default TTL, keys of host, method, path and sorted query, no variants, only
-    /// `200 OK` stored, bodies up to [`DEFAULT_MAX_BODY_SIZE`], no generated `ETag`.
+    /// cache's default TTL, keys of host, method, path and sorted query, no variants,
+    /// requests with `Authorization` or `Cookie` kept private, only `200 OK` stored, bodies
+    /// up to [`DEFAULT_MAX_BODY_SIZE`], no generated `ETag`.
     pub fn new(cache: Cache) -> Self {
         Self {
             config: Arc::new(Config {
@@ -65,6 +67,7 @@ impl CacheResponseLayer {
                 key: KeyRule::Default,
                 vary_headers: Vec::new(),
                 vary_on: None,
+                private_headers: vec![AUTHORIZATION, COOKIE],
                 statuses: policy::DEFAULT_STATUSES.to_vec(),
                 max_body_size: DEFAULT_MAX_BODY_SIZE,
                 etag: false,
@@ -141,9 +144,7 @@ impl CacheResponseLayer {
     {
         let config = self.config_mut();
         for name in names {
-            let name = name.as_ref();
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .unwrap_or_else(|_| panic!("`{name}` is not a valid header name"));
+            let name = header_name(name.as_ref());
             if !config.vary_headers.contains(&name) {
                 config.vary_headers.push(name);
             }
@@ -153,13 +154,39 @@ impl CacheResponseLayer {
 
     /// Keeps a separate entry per user: `user` returns the identity of the request's user
     /// (typically from an extension set by authentication middleware), or `None` for the
-    /// shared "anonymous" entry. Requests with an `Authorization` header are cached only
-    /// when this is set.
+    /// shared "anonymous" entry. The route then keys on the user, so requests carrying
+    /// [`private_headers`](Self::private_headers) are cached like any other.
     pub fn vary_on<F>(mut self, user: F) -> Self
     where
         F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
     {
         self.config_mut().vary_on = Some(Arc::new(user));
+        self
+    }
+
+    /// The request headers that say who the user is (default: `Authorization` and
+    /// `Cookie`), replacing the list. A request carrying one of them is private: it is
+    /// neither answered from nor stored in the cache unless the response says it may be
+    /// shared (`Cache-Control: public` or `s-maxage`, or for `Authorization`
+    /// `must-revalidate`, as RFC 9111 section 3.5 allows) or varies on that header (`Vary:
+    /// Cookie`), or the route keys on the user ([`vary_on`](Self::vary_on), or the header
+    /// in [`vary_headers`](Self::vary_headers)).
+    ///
+    /// An empty list opts out: requests are cached whatever they carry, which is right only
+    /// when no response of the route depends on who asks.
+    ///
+    /// # Panics
+    ///
+    /// When a name is not a valid header name.
+    pub fn private_headers<I>(mut self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.config_mut().private_headers = names
+            .into_iter()
+            .map(|name| header_name(name.as_ref()))
+            .collect();
         self
     }
 
@@ -206,11 +233,22 @@ impl fmt::Debug for CacheResponseLayer {
             .field("key", &key)
             .field("vary_headers", &config.vary_headers)
             .field("vary_on_user", &config.vary_on.is_some())
+            .field("private_headers", &config.private_headers)
             .field("statuses", &config.statuses)
             .field("max_body_size", &config.max_body_size)
             .field("generate_etag", &config.etag)
             .finish()
     }
+}
+
+/// `name` as a header name.
+///
+/// # Panics
+///
+/// When it is not one.
+fn header_name(name: &str) -> HeaderName {
+    HeaderName::from_bytes(name.as_bytes())
+        .unwrap_or_else(|_| panic!("`{name}` is not a valid header name"))
 }
 
 impl<S> Layer<S> for CacheResponseLayer {

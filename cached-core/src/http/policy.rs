@@ -1,19 +1,22 @@
-//! What HTTP says may be stored: the status, `Cache-Control`, `Set-Cookie`, `Vary` and the
-//! size of a response, and which of its headers are not.
+//! What HTTP says may be stored: the status, `Cache-Control`, `Set-Cookie`, `Vary`, the
+//! request's credentials and the size of a response, and which of its headers are not.
 
 use ::http::header::{self, HeaderMap, HeaderName};
 use ::http::{Response, StatusCode};
 use http_body::Body;
 
+use super::credentials::Credentials;
 use super::directives::{self, directives};
 use super::freshness::{self, Exchange, Freshness};
 use super::settings::{Config, Mode};
 
-/// How long `response` stays fresh and may be served stale, or why it may not be stored.
-/// `validated` tells whether it will carry a validator (its own or a generated `ETag`).
+/// How long `response` (to a request with `credentials`) stays fresh and may be served
+/// stale, or why it may not be stored. `validated` tells whether it will carry a validator
+/// (its own or a generated `ETag`).
 pub(crate) fn storable<B: Body>(
     config: &Config,
     response: &Response<B>,
+    credentials: &Credentials,
     validated: bool,
     exchange: Exchange,
 ) -> Result<Freshness, &'static str> {
@@ -34,11 +37,14 @@ pub(crate) fn storable<B: Body>(
         return Err("it sets a cookie");
     }
     let directives = directives::response(headers);
-    if directives.no_store {
+    if directives.forbid_storing(status) {
         return Err("it is marked no-store");
     }
     if directives.private {
         return Err("it is marked private");
+    }
+    if !credentials.allow(headers) {
+        return Err("its request carries credentials and it does not say it may be shared");
     }
     let Some(freshness) = freshness::assess(config, status, headers, &directives, exchange) else {
         return Err(
@@ -52,7 +58,7 @@ pub(crate) fn storable<B: Body>(
     if !reusable {
         return Err("it is stale on arrival and has no validator");
     }
-    if vary(headers).is_none() {
+    if directives::vary(headers).is_none() {
         return Err("it varies on `*` or an invalid header name");
     }
     let declared = headers
@@ -63,24 +69,6 @@ pub(crate) fn storable<B: Body>(
         return Err("its body is larger than the limit");
     }
     Ok(freshness)
-}
-
-/// The request headers a response varies on (its `Vary` header), lowercased, sorted and
-/// without duplicates; `None` for `Vary: *` or a name that is not a header name.
-pub(crate) fn vary(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
-    let mut names = Vec::new();
-    for value in headers.get_all(header::VARY) {
-        let value = value.to_str().ok()?;
-        for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if name == "*" {
-                return None;
-            }
-            names.push(HeaderName::from_bytes(name.as_bytes()).ok()?);
-        }
-    }
-    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    names.dedup();
-    Some(names)
 }
 
 /// The statuses stored unless configured otherwise: `200 OK`.
@@ -157,7 +145,8 @@ mod tests {
     ) -> Result<u64, &'static str> {
         let response = response(status, pairs, body);
         let validated = has_validator(response.headers());
-        storable(config, &response, validated, NOW).map(|f| f.fresh_for / 1000)
+        storable(config, &response, &Credentials::default(), validated, NOW)
+            .map(|f| f.fresh_for / 1000)
     }
 
     fn has_validator(headers: &HeaderMap) -> bool {
@@ -270,22 +259,6 @@ mod tests {
             Ok(9999),
             "no route ttl"
         );
-    }
-
-    #[test]
-    fn vary_names_are_canonical() {
-        assert_eq!(
-            vary(&headers(&[(
-                "vary",
-                "Accept-Language, accept-encoding,Accept-Language"
-            )])),
-            Some(vec![
-                HeaderName::from_static("accept-encoding"),
-                HeaderName::from_static("accept-language"),
-            ])
-        );
-        assert_eq!(vary(&headers(&[])), Some(vec![]));
-        assert_eq!(vary(&headers(&[("vary", "*")])), None);
     }
 
     #[test]

@@ -6,19 +6,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use ::http::header::AUTHORIZATION;
 use ::http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
 use super::admit::{Admitted, admit, mark_miss};
+use super::answer::answer;
 use super::body::ResponseBody;
+use super::cacheable::Cacheable;
 use super::entry::{Source, Standing, now_millis};
 use super::freshness::Exchange;
+use super::invalidate::Invalidation;
 use super::lookup::{self, Found};
-use super::revalidate::{answer, load_once};
+use super::revalidate::load_once;
 use super::settings::Config;
-use super::{directives, invalidate, key};
+use super::url_tags::UrlTags;
+use super::{directives, invalidate};
 
 /// The service built by [`CacheResponseLayer`](super::CacheResponseLayer): answers `GET`
 /// and `HEAD` requests from the cache when it can, and stores what the inner service returns
@@ -99,20 +102,23 @@ where
         _ => return Ok(inner.call(request).await?.map(ResponseBody::untouched)),
     };
     let directives = directives::request(request.headers());
-    let (request, primary) = key_of(&config, request);
-    let Some(primary) = primary else {
+    let (parts, body) = request.into_parts();
+    let cacheable = Cacheable::of(&config, &parts);
+    let request = Request::from_parts(parts, body);
+    let Some(cacheable) = cacheable else {
         return Box::pin(pass(&mut inner, request)).await;
     };
     if directives.no_cache {
         if head || directives.no_store {
             return Box::pin(pass(&mut inner, request)).await;
         }
-        return Box::pin(refresh(&config, &mut inner, request, &primary)).await;
+        return Box::pin(refresh(&config, &mut inner, request, &cacheable)).await;
     }
     let found = lookup::find(
         &config.cache,
-        &primary,
+        &cacheable.primary,
         request.headers(),
+        &cacheable.credentials,
         directives.max_age,
     )
     .await;
@@ -122,20 +128,21 @@ where
             if tokio::runtime::Handle::try_current().is_ok() =>
         {
             let response = answer(&stored, Source::Stale, head, request.headers());
-            refresh_in_background(config, inner, request, primary, key, stored);
+            refresh_in_background(config, inner, request, cacheable, key, stored);
             return Ok(response);
         }
         Found::Stale(stored, _, key) => (Some(stored), key),
         Found::Miss(key) => (None, key),
     };
-    if head || directives.no_store {
+    // A `HEAD` stores nothing of its own, but its answer may refresh a stale entry.
+    if directives.no_store || (head && stale.is_none()) {
         return pass(&mut inner, request).await;
     }
     load_once(
         &config,
         inner,
         request,
-        &primary,
+        &cacheable,
         &key,
         stale,
         directives.max_age,
@@ -149,13 +156,14 @@ async fn refresh<S, ReqBody, ResBody>(
     config: &Config,
     inner: &mut S,
     request: Request<ReqBody>,
-    primary: &str,
+    cacheable: &Cacheable,
 ) -> Result<Response<ResponseBody<ResBody>>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
 {
     let headers = request.headers().clone();
+    let tags = UrlTags::of(config, cacheable.base(), request.uri().path());
     let requested_at = now_millis();
     let response = inner.call(request).await?;
     let exchange = Exchange {
@@ -163,10 +171,10 @@ where
         received_at: now_millis(),
     };
     Ok(
-        match admit(config, primary, &headers, response, exchange).await {
+        match admit(config, cacheable, &headers, response, exchange).await {
             Admitted::Store(admission) => {
                 let response = admission.response();
-                admission.write(&config.cache).await;
+                admission.write(&config.cache, &tags).await;
                 response
             }
             Admitted::Pass(response) => response,
@@ -187,19 +195,11 @@ where
     ResBody: Body,
 {
     let (parts, body) = request.into_parts();
-    let own = key::base(config, &parts);
-    let host = key::host_of(&parts).map(str::to_owned);
-    let target = parts.uri.clone();
+    let invalidation = Invalidation::of(config, &parts);
     let response = inner.call(Request::from_parts(parts, body)).await?;
-    invalidate::after_unsafe(
-        config,
-        own,
-        &target,
-        host.as_deref(),
-        response.status(),
-        response.headers(),
-    )
-    .await;
+    invalidation
+        .after(config, response.status(), response.headers())
+        .await;
     Ok(response.map(ResponseBody::untouched))
 }
 
@@ -210,7 +210,7 @@ fn refresh_in_background<S, ReqBody, ResBody>(
     config: Arc<Config>,
     inner: S,
     mut request: Request<ReqBody>,
-    primary: String,
+    cacheable: Cacheable,
     key: String,
     stale: Arc<super::entry::StoredResponse>,
 ) where
@@ -231,7 +231,8 @@ fn refresh_in_background<S, ReqBody, ResBody>(
             config: &config,
             key: &key,
         };
-        let refreshed = load_once(&config, inner, request, &primary, &key, Some(stale), None).await;
+        let refreshed =
+            load_once(&config, inner, request, &cacheable, &key, Some(stale), None).await;
         drop(refreshed);
     });
 }
@@ -246,19 +247,6 @@ impl Drop for Refreshing<'_> {
     fn drop(&mut self) {
         self.config.refreshing.remove(self.key);
     }
-}
-
-/// The primary key of `request`; none when the key rule does not apply, or when the request
-/// carries credentials and the layer does not vary on the user.
-fn key_of<B>(config: &Config, request: Request<B>) -> (Request<B>, Option<String>) {
-    let (parts, body) = request.into_parts();
-    let personal = config.vary_on.is_none() && parts.headers.contains_key(AUTHORIZATION);
-    let primary = if personal {
-        None
-    } else {
-        key::primary(config, &parts)
-    };
-    (Request::from_parts(parts, body), primary)
 }
 
 /// Sends `request` to the inner service and its response back untouched, marked as a miss.

@@ -44,6 +44,8 @@ pub(crate) struct Config {
     pub(crate) key: KeyRule,
     pub(crate) vary_headers: Vec<HeaderName>,
     pub(crate) vary_on: Option<RequestFn>,
+    /// The request headers that say who the user is (see `credentials.rs`).
+    pub(crate) private_headers: Vec<HeaderName>,
     pub(crate) statuses: Vec<StatusCode>,
     pub(crate) max_body_size: usize,
     pub(crate) etag: bool,

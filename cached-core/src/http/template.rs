@@ -16,8 +16,11 @@ use super::key;
 ///   the path for `{*name}`);
 /// - `{method}`: the method (`GET`; a `HEAD` request renders `GET`, since it is answered from
 ///   the `GET` entry);
-/// - `{host}`: the request's host (its `Host` header, lowercased); a template without it
-///   gives every host the same key, which is right only when the route serves one site;
+/// - `{host}`: the request's host, as the default key has it: its `Host` header, lowercased,
+///   and every other authority the request names (`X-Forwarded-Host`, `Forwarded`, a target
+///   in absolute form naming another host); a template without it gives every host the
+///   same key, which is right only when the route serves one site and no request can name
+///   another (behind a proxy that sets `X-Forwarded-Host` itself);
 /// - `{path}`: the whole path;
 /// - `{query}`: the query, its parameters sorted by name;
 /// - `{query.name}`: the value of the query parameter `name` (empty when absent).
