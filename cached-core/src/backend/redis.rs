@@ -110,6 +110,8 @@ pub(crate) struct RedisStore {
     /// Whether an entry stored with tag versions was met: from then on, on one server,
     /// reads check versions in their own round trip (see `redis/versions.rs`).
     tags_seen: AtomicBool,
+    /// What the keys of this cache's tags start with: its prefix, then the tag prefix.
+    tag_keys: String,
 }
 
 impl RedisStore {
@@ -176,7 +178,7 @@ impl RedisStore {
         };
         match reply {
             Ok(Some(bytes)) if lease::is_lease(&bytes) => Ok(Lookup::Miss),
-            Ok(Some(bytes)) => self.decode(key, &bytes, verified).await,
+            Ok(Some(bytes)) => self.decode(key, full, &bytes, verified).await,
             Ok(None) => Ok(Lookup::Miss),
             Err(Failure::Redis(error)) if error.code() == Some("WRONGTYPE") => {
                 Ok(Lookup::Undecodable(DecodeError::new(
@@ -187,16 +189,16 @@ impl RedisStore {
         }
     }
 
-    /// The value `bytes` (read at `key`, not a lease) hold: for an entry stored with tag
-    /// versions, once they are checked (`verified`: by the read itself), a miss when they
-    /// no longer hold (see `redis/versions.rs`).
+    /// The value `bytes` (read at `key`, `full` with the prefix; not a lease) hold: for an
+    /// entry stored with tag versions, once they are checked (`verified`: by the read
+    /// itself), a miss when they no longer hold (see `redis/versions.rs`).
     async fn decode<T: DeserializeOwned>(
         &self,
         key: &str,
+        full: &str,
         bytes: &[u8],
         verified: bool,
     ) -> Result<Lookup<T>, BackendError> {
-        let full = self.key(key);
         let payload = match versions::split(bytes) {
             None => bytes,
             Some(Err(())) => {
@@ -232,8 +234,7 @@ impl RedisStore {
     /// `GET` and `PTTL` of `full` (a prefixed key) by the script that checks tag versions
     /// and removes an entry whose tags no longer hold them (see `redis/versions.rs`).
     async fn read_tagged(&self, full: &str) -> Result<(Option<Vec<u8>>, i64), Failure> {
-        let tags = format!("{}{}", self.prefix, tags::TAG_PREFIX);
-        let tags = &tags;
+        let tags = &self.tag_keys;
         self.call(Via::Key(full), |mut conn| async move {
             scripts::READ_TAGGED
                 .key(full)

@@ -33,6 +33,16 @@ pub(crate) enum Flown<S, O> {
     Shared(S),
 }
 
+impl<T, E> Flown<T, Result<T, E>> {
+    /// The caller's result: its own load's, or the `Ok` value another caller's load shared.
+    fn into_result(self) -> Result<T, E> {
+        match self {
+            Flown::Own(result) => result,
+            Flown::Shared(value) => Ok(value),
+        }
+    }
+}
+
 impl<T> Flown<T, T> {
     /// The value, whoever loaded it.
     pub(crate) fn into_inner(self) -> T {
@@ -295,10 +305,7 @@ impl Cache {
                 }
             })
             .await;
-        match flown {
-            Flown::Own(result) => result,
-            Flown::Shared(value) => Ok(value),
-        }
+        flown.into_result()
     }
 
     /// Loads a `Result` whose `Ok` value names its own tags (`tags_of`: an entity's, `None`
@@ -348,10 +355,7 @@ impl Cache {
                 Loaded::ok(Ok(value), filled)
             })
             .await;
-        match flown {
-            Flown::Own(result) => result,
-            Flown::Shared(value) => Ok(value),
-        }
+        flown.into_result()
     }
 
     /// Loads a `Result` every caller gets, `Err` included (never stored).

@@ -181,7 +181,8 @@ impl RedisStore {
         if is_lease(&bytes) {
             return Ok(Seen::Leased(bytes));
         }
-        Ok(match self.decode::<T>(key, &bytes, false).await? {
+        let full = self.key(key);
+        Ok(match self.decode::<T>(key, &full, &bytes, false).await? {
             Lookup::Hit(value) => match accept(value) {
                 Some(accepted) => Seen::Found(accepted),
                 None => Seen::Unusable(bytes),

@@ -44,7 +44,7 @@ impl RedisStore {
             Err(failure) => return Err(self.backend_error(failure)),
         };
         let lookup = match &bytes {
-            Some(bytes) => self.decode(key, bytes, verified).await?,
+            Some(bytes) => self.decode(key, full, bytes, verified).await?,
             None => Lookup::Miss,
         };
         let left = u64::try_from(pttl)

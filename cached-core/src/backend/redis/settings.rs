@@ -163,6 +163,7 @@ pub(crate) fn build(name: &str, config: &CacheConfig) -> Result<RedisStore, Vec<
         }
         (Some(Ok(connections)), Some(format)) if problems.is_empty() => Ok(RedisStore {
             cache: name.to_owned(),
+            tag_keys: format!("{prefix}{}", super::tags::TAG_PREFIX),
             prefix,
             near,
             connections,

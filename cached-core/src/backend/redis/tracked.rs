@@ -51,7 +51,7 @@ impl RedisStore {
         // An entry stored with tag versions is not kept: its tags' keys are not tracked,
         // so the invalidation of one (or its eviction) would not reach the copy.
         let tagged = versions::split(&bytes).is_some();
-        let lookup = self.decode::<T>(key, &bytes, false).await?;
+        let lookup = self.decode::<T>(key, full, &bytes, false).await?;
         if let Lookup::Hit(value) = &lookup
             && !tagged
         {
