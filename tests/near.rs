@@ -15,18 +15,6 @@ use cached_tests::redis_server::{PATIENT, RedisServer};
 /// loaded machine never fails a correct run, yet far below "never", the failure it catches.
 const PROPAGATION: Duration = Duration::from_millis(500);
 
-fn near_cache(server: &RedisServer, prefix: &str, near: impl Into<NearConfig>) -> Cache {
-    Cache::new(
-        "near",
-        &CacheConfig::redis(&server.url())
-            .with_key_prefix(prefix)
-            .with_connect_timeout(PATIENT)
-            .with_response_timeout(PATIENT)
-            .with_near(near),
-    )
-    .expect("a valid near cache")
-}
-
 /// How many `GET`s the server has run.
 fn gets(server: &RedisServer) -> u64 {
     server
@@ -54,7 +42,7 @@ async fn read_until(cache: &Cache, key: &str, expected: Option<&str>) -> Option<
 #[tokio::test]
 async fn a_near_hit_makes_no_round_trip_and_is_counted() {
     let server = RedisServer::start();
-    let cache = near_cache(&server, "n:", 100);
+    let cache = server.near_cache("n:", 100);
     cache.set("k", "v", None).await.unwrap();
     assert_eq!(
         cache.get::<String>("k").await.unwrap().as_deref(),
@@ -87,7 +75,7 @@ async fn a_near_hit_makes_no_round_trip_and_is_counted() {
 #[tokio::test]
 async fn a_copy_never_outlives_its_key_nor_the_near_ttl() {
     let server = RedisServer::start();
-    let cache = near_cache(&server, "n:", 100);
+    let cache = server.near_cache("n:", 100);
     cache
         .set("short", "v", Some(Duration::from_millis(300)))
         .await
@@ -96,8 +84,7 @@ async fn a_copy_never_outlives_its_key_nor_the_near_ttl() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(cache.get::<String>("short").await.unwrap(), None);
 
-    let bounded = near_cache(
-        &server,
+    let bounded = server.near_cache(
         "b:",
         NearConfig::new(100).with_ttl(Duration::from_millis(200)),
     );
@@ -117,7 +104,7 @@ async fn a_copy_never_outlives_its_key_nor_the_near_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_write_by_another_client_drops_the_copy() {
     let server = RedisServer::start();
-    let near = near_cache(&server, "n:", 1_000);
+    let near = server.near_cache("n:", 1_000);
     let other = server.cache("n:");
     type Write = fn(&RedisServer) -> Option<&'static str>;
     let raw: &[(&str, Write)] = &[
@@ -277,7 +264,7 @@ async fn tag_and_drop(near: &Cache, other: &Cache) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_writes_drop_the_copy_before_they_return() {
     let server = RedisServer::start();
-    let cache = near_cache(&server, "o:", 1_000);
+    let cache = server.near_cache("o:", 1_000);
     let mut stale = 0;
     for round in 0..200_i64 {
         cache.set("k", &round, None).await.unwrap();
@@ -324,7 +311,7 @@ async fn own_writes_drop_the_copy_before_they_return() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_racing_an_invalidation_never_keeps_the_old_value() {
     let server = RedisServer::start();
-    let near = near_cache(&server, "r:", 1_000);
+    let near = server.near_cache("r:", 1_000);
     let writer = server.cache("r:");
     let rounds = 300_u64;
     let latest_written = Arc::new(AtomicU64::new(0));
@@ -383,7 +370,7 @@ async fn a_read_racing_an_invalidation_never_keeps_the_old_value() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_readers_and_writers_see_no_value_older_than_the_bound() {
     let server = RedisServer::start();
-    let readers_cache = near_cache(&server, "c:", 1_000);
+    let readers_cache = server.near_cache("c:", 1_000);
     let writers_cache = server.cache("c:");
     let keys = 8;
     let origin = Instant::now();
@@ -611,7 +598,7 @@ async fn a_paused_server_fails_open_and_drops_the_copies() {
 #[tokio::test]
 async fn get_or_set_through_a_near_cache_loads_once_and_hits_near() {
     let server = RedisServer::start();
-    let cache = near_cache(&server, "g:", 100);
+    let cache = server.near_cache("g:", 100);
     let loads = AtomicU64::new(0);
     for _ in 0..10 {
         let value = cache
@@ -657,7 +644,7 @@ async fn writing_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_in_another_os_process_reaches_the_near_cache() {
     let server = RedisServer::start();
-    let near = near_cache(&server, "x:", 100);
+    let near = server.near_cache("x:", 100);
     for key in ["k", "gone"] {
         near.set(key, "old", None).await.unwrap();
         let _: Option<String> = near.get(key).await.unwrap();

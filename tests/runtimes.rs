@@ -8,24 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cached_core::{Cache, CacheConfig};
-use cached_tests::redis_server::{PATIENT, RedisCluster, RedisServer};
+use cached_core::Cache;
+use cached_tests::redis_server::{RedisCluster, RedisServer};
 use tokio::runtime::{Builder, Runtime};
 
 /// How long a write by another client may take to reach a near cache (see `near.rs`).
 const PROPAGATION: Duration = Duration::from_millis(500);
-
-fn near_cache(server: &RedisServer, prefix: &str) -> Cache {
-    Cache::new(
-        "near",
-        &CacheConfig::redis(&server.url())
-            .with_key_prefix(prefix)
-            .with_connect_timeout(PATIENT)
-            .with_response_timeout(PATIENT)
-            .with_near(1_000),
-    )
-    .expect("a valid near cache")
-}
 
 /// Runtime `n` of a series: current-thread and multi-thread by turns.
 fn runtime(n: usize) -> Runtime {
@@ -94,7 +82,7 @@ fn one_server_answers_twelve_runtimes_in_turn() {
 #[test]
 fn a_near_cache_answers_twelve_runtimes_in_turn() {
     let server = RedisServer::start();
-    twelve_runtimes_in_turn(&near_cache(&server, "rt:"));
+    twelve_runtimes_in_turn(&server.near_cache("rt:", 1_000));
 }
 
 #[test]
@@ -178,7 +166,7 @@ fn a_runtime_ending_beside_a_busy_one_costs_it_nothing() {
 #[test]
 fn a_runtime_ending_beside_a_busy_near_cache_costs_it_nothing() {
     let server = RedisServer::start();
-    a_runtime_ending_every_300ms(near_cache(&server, "busy:"));
+    a_runtime_ending_every_300ms(server.near_cache("busy:", 1_000));
 }
 
 #[test]
@@ -202,7 +190,7 @@ async fn read_until(cache: &Cache, key: &str, expected: &str) -> Option<String> 
 #[test]
 fn near_copies_follow_raw_writes_after_the_first_runtime_ended() {
     let server = RedisServer::start();
-    let cache = near_cache(&server, "nr:");
+    let cache = server.near_cache("nr:", 1_000);
     runtime(0).block_on(async {
         cache.set("k", "v0", None).await.unwrap();
         assert_eq!(read_until(&cache, "k", "v0").await.as_deref(), Some("v0"));

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use cached_core::{Cache, CacheConfig};
+use cached_core::{Cache, CacheConfig, NearConfig};
 
 const INSTALL_HINT: &str =
     "is not installed; run `apt-get install -y redis-server` (scripts/test does it for you)";
@@ -99,6 +99,20 @@ impl RedisServer {
             config = config.with_key_prefix(prefix);
         }
         Cache::new("test", &config).expect("a valid redis configuration")
+    }
+
+    /// A standalone cache on this server with patient timeouts, `prefix`, and a near cache
+    /// of `near`.
+    pub fn near_cache(&self, prefix: &str, near: impl Into<NearConfig>) -> Cache {
+        Cache::new(
+            "near",
+            &CacheConfig::redis(&self.url())
+                .with_key_prefix(prefix)
+                .with_connect_timeout(PATIENT)
+                .with_response_timeout(PATIENT)
+                .with_near(near),
+        )
+        .expect("a valid near cache")
     }
 
     /// Stops the server at once (SIGKILL, as a crash would), keeping its port for

@@ -136,6 +136,11 @@ impl Index {
     }
 }
 
+/// Tags as the cache keeps them.
+fn owned<S: AsRef<str>>(tags: &[S]) -> Vec<String> {
+    tags.iter().map(|tag| tag.as_ref().to_owned()).collect()
+}
+
 /// The later of two membership ends (`None` is never).
 fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -155,7 +160,7 @@ impl Cache {
         tags: &[T],
         ttl: Option<Duration>,
     ) -> Result<()> {
-        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        let tags = owned(tags);
         self.add_tags(key, &tags, ttl)
             .await
             .map(drop)
@@ -178,7 +183,7 @@ impl Cache {
         T::Owned: Serialize + DeserializeOwned + Send + Sync + 'static,
         S: AsRef<str>,
     {
-        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        let tags = owned(tags);
         self.set_joining(key, value, ttl, &tags).await
     }
 
@@ -201,7 +206,7 @@ impl Cache {
         if let Some(value) = self.lookup(key).await {
             return value;
         }
-        let tags: Vec<String> = tags.iter().map(|tag| tag.as_ref().to_owned()).collect();
+        let tags = owned(tags);
         match self.add_tags(key, &tags, ttl).await {
             Ok(joined) => {
                 let fill = Fill {
